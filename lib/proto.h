@@ -1,0 +1,290 @@
+/*
+ * proto.h - the parrun wire protocol, version 1 (the code side; the
+ * specification is man/parrun-protocol.7 and the golden lines under
+ * tests/fixtures/proto/ pin the format).
+ *
+ * One JSON object per line, "\n"-terminated, on a worker's stdin/stdout, an
+ * SSH channel or a TCP socket.  Every message starts with its "type".  The
+ * worker speaks first:
+ *
+ *	W->C  hello     proto range, version, host, pid, cpus, slots, kernels
+ *	C->W  welcome   chosen proto, worker index, heartbeat, frame cap, seed
+ *	C->W  reject    reason, the coordinator's range; both sides then stop
+ *	C->W  task      one task; "tasks" carries a batch
+ *	W->C  started   a command task's process is running (pid)
+ *	W->C  output    a chunk of a running task's stdout/stderr
+ *	W->C  result    one final result; "results" carries a batch
+ *	C->W  cancel    stop a task (TERM to its group, KILL after grace)
+ *	both  hb        heartbeat
+ *	both  error     something the peer should know; may be fatal
+ *	C->W  shutdown  finish ("drain") or stop ("now"), then say bye
+ *	W->C  bye       the last message a worker sends
+ *	C->W  broadcast data for every task on this worker (sent once)
+ *
+ * Message types are numbered in blocks and never renumbered; a retired type
+ * keeps its number.  Bump PR_PROTO_MAX for any change a v1 peer could
+ * misread; adding an optional field is not such a change (unknown fields
+ * are ignored, an unknown type is answered with "error").
+ *
+ * Framing (struct pr_framer): split on byte 0x0A only; keep the
+ * unterminated tail across reads; a line longer than the cap is an error
+ * even when its LF arrives in the same read; EOF with a non-empty tail is a
+ * torn frame.
+ *
+ * Ownership: encoders append one complete line (with its "\n") to a
+ * struct pr_buf the caller owns.  Decoders fill structs whose pointers are
+ * borrowed from the cJSON tree passed in; they stay valid until the caller
+ * cJSON_Delete()s it.
+ */
+#ifndef PR_PROTO_H
+#define PR_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "err.h"
+
+#define PR_PROTO_MIN		1
+#define PR_PROTO_MAX		1
+#define PR_MAX_FRAME		(1024 * 1024)	/* default line cap */
+#define PR_PREAUTH_FRAME	4096		/* cap before authentication */
+#define PR_OUTPUT_CHUNK		(64 * 1024)	/* largest "output" payload */
+
+enum pr_msg_type {
+	PR_MSG_UNKNOWN = 0,
+	/* handshake: 100 */
+	PR_MSG_HELLO = 100,
+	PR_MSG_WELCOME = 101,
+	PR_MSG_REJECT = 102,
+	/* coordinator -> worker work: 200 */
+	PR_MSG_TASK = 200,
+	PR_MSG_TASKS = 201,
+	PR_MSG_CANCEL = 202,
+	PR_MSG_BROADCAST = 203,
+	/* worker -> coordinator progress: 300 */
+	PR_MSG_STARTED = 300,
+	PR_MSG_OUTPUT = 301,
+	PR_MSG_RESULT = 302,
+	PR_MSG_RESULTS = 303,
+	/* control, both ways: 400 */
+	PR_MSG_HB = 400,
+	PR_MSG_ERROR = 401,
+	PR_MSG_SHUTDOWN = 402,
+	PR_MSG_BYE = 403,
+};
+
+const char *pr_msg_type_name(enum pr_msg_type t);
+
+/* ---- framing ------------------------------------------------------------ */
+
+/*
+ * Called once per complete line.  line is NUL-terminated at len (the LF
+ * is replaced) and may be modified; it is valid only during the call.
+ * err is 0, or PR_ETOOBIG for a line over the cap: then line holds its
+ * first max_line bytes and the rest up to the next LF is skipped.
+ * Return 0 to go on; anything else stops pr_framer_feed(), which returns it.
+ */
+typedef int (*pr_frame_cb)(void *arg, char *line, size_t len, int err);
+
+struct pr_framer {
+	struct pr_buf tail;	/* unterminated bytes kept across feeds */
+	size_t max_line;
+	bool skipping;		/* inside an over-long line */
+	bool strip_cr;		/* drop one CR before the LF (task input) */
+	uint64_t lines;		/* complete lines delivered so far */
+	uint64_t offset;	/* stream offset of the current line's start */
+};
+
+void pr_framer_init(struct pr_framer *f, size_t max_line);
+void pr_framer_release(struct pr_framer *f);
+/* data may be modified in place (LFs become NULs). */
+int pr_framer_feed(struct pr_framer *f, char *data, size_t n,
+    pr_frame_cb cb, void *arg);
+/* At EOF: 0, or PR_ETORN when an unterminated line is left (delivered
+ * to cb first when deliver_tail is true, for inputs where a missing final
+ * LF is allowed). */
+int pr_framer_finish(struct pr_framer *f, bool deliver_tail,
+    pr_frame_cb cb, void *arg);
+
+/*
+ * Parse one line into a tree and find its type.  The whole line must be
+ * one JSON object (whitespace around it allowed).  On error eb names the
+ * column.  Caller cJSON_Delete()s *root on success.
+ */
+int pr_msg_parse(const char *line, size_t len, cJSON **root,
+    enum pr_msg_type *type, struct pr_errbuf *eb);
+
+/* ---- handshake ------------------------------------------------------------ */
+
+struct pr_hello {
+	int proto_min, proto_max;
+	const char *version;		/* parrun version string */
+	const char *host;
+	long pid;
+	int cpus;			/* CPUs this worker may use */
+	int slots;			/* tasks it runs at once */
+	/* encode: */
+	const char *const *kernels;
+	size_t nkernels;
+	/* decode: borrowed array of strings */
+	const cJSON *kernel_list;
+};
+
+int pr_msg_hello(struct pr_buf *b, const struct pr_hello *h);
+int pr_hello_decode(const cJSON *msg, struct pr_hello *h,
+    struct pr_errbuf *eb);
+bool pr_hello_has_kernel(const struct pr_hello *h, const char *name);
+
+struct pr_welcome {
+	int proto;			/* the version both will speak */
+	int worker;			/* coordinator's index, 1-based */
+	int hb_ms;			/* heartbeat period; 0: none */
+	size_t max_frame;
+	uint64_t seed;			/* run seed for random streams */
+	int threads;			/* threads per task (thread budget) */
+	bool stream_output;		/* send output as it comes */
+	const char *session;		/* run id */
+};
+
+int pr_msg_welcome(struct pr_buf *b, const struct pr_welcome *w);
+int pr_welcome_decode(const cJSON *msg, struct pr_welcome *w,
+    struct pr_errbuf *eb);
+int pr_msg_reject(struct pr_buf *b, const char *reason, int min, int max);
+
+/* Pick the highest version in both ranges; PR_EVERSION if none. */
+int pr_proto_negotiate(int their_min, int their_max, int *chosen);
+
+/* ---- tasks ----------------------------------------------------------------- */
+
+enum pr_task_kind {
+	PR_KIND_ARGV,
+	PR_KIND_SH,
+	PR_KIND_KERNEL,
+};
+
+/*
+ * A task on the wire: {"type":"task","seq":N,"attempt":A,<body>} where
+ * body is the coordinator's pre-encoded members (no braces):
+ *	"id":"t7", and one of "argv":[...] | "sh":"..." |
+ *	"kernel":"name","params":{...}; optional "env":{"K":"V"},
+ *	"cwd":"...", "timeout_ms":N, "seed":N, "threads":N.
+ * A batch is {"type":"tasks","tasks":[{"seq":..,"attempt":..,<body>},...]}.
+ */
+struct pr_task_ref {
+	uint64_t seq;
+	int attempt;
+	const char *body;
+	size_t bodylen;
+};
+
+/* n == 1 writes "task", n > 1 writes "tasks". */
+int pr_msg_tasks(struct pr_buf *b, const struct pr_task_ref *t, size_t n);
+
+struct pr_task_msg {
+	uint64_t seq;
+	int attempt;
+	const char *id;
+	enum pr_task_kind kind;
+	const cJSON *argv;		/* non-empty array of strings */
+	const char *sh;
+	const char *kernel;
+	const cJSON *params;		/* object, or NULL */
+	const cJSON *env;		/* object of strings, or NULL */
+	const char *cwd;		/* or NULL */
+	int64_t timeout_ms;		/* 0: none */
+	bool has_seed;
+	uint64_t seed;
+	int threads;			/* 0: the worker's default */
+};
+
+/* Decode one task object (the message itself, or one item of "tasks"). */
+int pr_task_decode(const cJSON *obj, struct pr_task_msg *t,
+    struct pr_errbuf *eb);
+
+int pr_msg_cancel(struct pr_buf *b, uint64_t seq, int attempt, int grace_ms);
+int pr_cancel_decode(const cJSON *msg, uint64_t *seq, int *attempt,
+    int *grace_ms, struct pr_errbuf *eb);
+
+/* {"type":"broadcast","data":"..."|"data_b64":"..."} */
+int pr_msg_broadcast(struct pr_buf *b, const void *data, size_t len);
+
+/* ---- progress and results ------------------------------------------------- */
+
+enum pr_status {
+	PR_ST_OK,
+	PR_ST_FAILED,		/* ran, exited non-zero or by a signal */
+	PR_ST_TIMEOUT,
+	PR_ST_CANCELLED,
+	PR_ST_ERROR,		/* could not run: spawn or kernel error */
+	/* decided by the coordinator only: */
+	PR_ST_LOST,		/* its workers kept dying */
+	PR_ST_REJECTED,		/* bad input line, skipped */
+};
+
+const char *pr_status_name(enum pr_status s);
+int pr_status_parse(const char *name, enum pr_status *s);
+
+int pr_msg_started(struct pr_buf *b, uint64_t seq, int attempt, long pid);
+int pr_started_decode(const cJSON *msg, uint64_t *seq, int *attempt,
+    long *pid, struct pr_errbuf *eb);
+
+/* stream: 1 stdout, 2 stderr; len <= PR_OUTPUT_CHUNK */
+int pr_msg_output(struct pr_buf *b, uint64_t seq, int attempt, int stream,
+    const char *data, size_t len);
+/* Appends the decoded bytes to out. */
+int pr_output_decode(const cJSON *msg, uint64_t *seq, int *attempt,
+    int *stream, struct pr_buf *out, struct pr_errbuf *eb);
+
+struct pr_result_msg {
+	uint64_t seq;
+	int attempt;
+	enum pr_status status;
+	int exit;			/* -1: none (signal, error, kernel) */
+	int signal;			/* 0: none */
+	double start;			/* unix time, seconds */
+	double elapsed;			/* seconds */
+	bool has_value;
+	double value;
+	const char *error;		/* message, for PR_ST_ERROR; or NULL */
+	/* encode: the output still held by the worker (may be empty) */
+	const char *out;
+	size_t outlen;
+	const char *err;
+	size_t errlen;
+	/* kernel metrics as JSON members without braces ("seconds":1.5),
+	 * encode side; decode side gets the object in extra_json */
+	const char *extra;
+	const cJSON *extra_json;
+};
+
+/* One whole "result" line. */
+int pr_msg_result(struct pr_buf *b, const struct pr_result_msg *r);
+
+/*
+ * Batches: pr_msg_results_open() once, pr_msg_results_add() per result,
+ * pr_msg_results_close() to end the line.  n counts items added so far.
+ */
+int pr_msg_results_open(struct pr_buf *b);
+int pr_msg_results_add(struct pr_buf *b, size_t n,
+    const struct pr_result_msg *r);
+int pr_msg_results_close(struct pr_buf *b);
+
+/* Decode one result object; stdout/stderr bytes are appended to out/err
+ * (either may be NULL to skip them). */
+int pr_result_decode(const cJSON *obj, struct pr_result_msg *r,
+    struct pr_buf *out, struct pr_buf *err, struct pr_errbuf *eb);
+
+/* ---- control ----------------------------------------------------------------- */
+
+int pr_msg_hb(struct pr_buf *b, double now, int running);
+int pr_msg_error(struct pr_buf *b, const char *code, const char *msg,
+    bool fatal);
+/* mode: "drain" (finish queued tasks) or "now" (cancel them) */
+int pr_msg_shutdown(struct pr_buf *b, const char *mode, int grace_ms);
+int pr_msg_bye(struct pr_buf *b);
+
+#endif
