@@ -53,6 +53,8 @@
 #define PR_MAX_FRAME		(1024 * 1024)	/* default line cap */
 #define PR_PREAUTH_FRAME	4096		/* cap before authentication */
 #define PR_OUTPUT_CHUNK		(64 * 1024)	/* largest "output" payload */
+#define PR_SEQ_MAX		((uint64_t)9007199254740991)	/* 2^53 - 1 */
+#define PR_MAX_SLOTS		65536		/* cap on cpus, slots, threads */
 
 enum pr_msg_type {
 	PR_MSG_UNKNOWN = 0,
@@ -77,6 +79,7 @@ enum pr_msg_type {
 	PR_MSG_BYE = 403,
 };
 
+/* "hello", ...; "unknown" for anything else (never NULL). */
 const char *pr_msg_type_name(enum pr_msg_type t);
 
 /* ---- framing ------------------------------------------------------------ */
@@ -87,6 +90,8 @@ const char *pr_msg_type_name(enum pr_msg_type t);
  * err is 0, or PR_ETOOBIG for a line over the cap: then line holds its
  * first max_line bytes and the rest up to the next LF is skipped.
  * Return 0 to go on; anything else stops pr_framer_feed(), which returns it.
+ * During the call f->lines is the 1-based number of this line and
+ * f->offset the stream offset of its first byte.
  */
 typedef int (*pr_frame_cb)(void *arg, char *line, size_t len, int err);
 
@@ -97,23 +102,39 @@ struct pr_framer {
 	bool strip_cr;		/* drop one CR before the LF (task input) */
 	uint64_t lines;		/* complete lines delivered so far */
 	uint64_t offset;	/* stream offset of the current line's start */
+	uint64_t consumed;	/* stream bytes taken in so far */
 };
 
+/* max_line 0 means no cap.  The cap counts the bytes before the LF, not
+ * counting a CR that strip_cr drops.  Set strip_cr after init. */
 void pr_framer_init(struct pr_framer *f, size_t max_line);
+/* Frees the tail; the counters stay readable. */
 void pr_framer_release(struct pr_framer *f);
-/* data may be modified in place (LFs become NULs). */
+/*
+ * data may be modified in place (LFs become NULs).  A line lying wholly
+ * inside data is passed to cb as a pointer into data (no copy); only a
+ * line spanning feeds is assembled in f->tail.  When cb stops the feed,
+ * the rest of data is dropped as if it had never been fed.
+ */
 int pr_framer_feed(struct pr_framer *f, char *data, size_t n,
     pr_frame_cb cb, void *arg);
-/* At EOF: 0, or PR_ETORN when an unterminated line is left (delivered
- * to cb first when deliver_tail is true, for inputs where a missing final
- * LF is allowed). */
+/*
+ * At EOF: 0, or PR_ETORN when an unterminated line is left (then f->tail
+ * still holds it and f->offset is where it began).  With deliver_tail,
+ * for inputs where a missing final LF is allowed, the line is given to cb
+ * instead and cb's return value is returned.  An over-long line whose LF
+ * never came was already reported with PR_ETOOBIG: 0.
+ */
 int pr_framer_finish(struct pr_framer *f, bool deliver_tail,
     pr_frame_cb cb, void *arg);
 
 /*
  * Parse one line into a tree and find its type.  The whole line must be
- * one JSON object (whitespace around it allowed).  On error eb names the
- * column.  Caller cJSON_Delete()s *root on success.
+ * one JSON object (JSON whitespace around it allowed), UTF-8 without NUL
+ * bytes.  An unknown "type" is not an error here: *type is
+ * PR_MSG_UNKNOWN and the caller answers with an "error" message.  On
+ * error eb names the 1-based byte column ("column 17: invalid JSON").
+ * Caller cJSON_Delete()s *root on success; on error *root is NULL.
  */
 int pr_msg_parse(const char *line, size_t len, cJSON **root,
     enum pr_msg_type *type, struct pr_errbuf *eb);
@@ -130,7 +151,8 @@ struct pr_hello {
 	/* encode: */
 	const char *const *kernels;
 	size_t nkernels;
-	/* decode: borrowed array of strings */
+	/* decode: borrowed array of strings (also encoded when kernels is
+	 * NULL, so a decoded hello can be written back) */
 	const cJSON *kernel_list;
 };
 
@@ -144,7 +166,9 @@ struct pr_welcome {
 	int worker;			/* coordinator's index, 1-based */
 	int hb_ms;			/* heartbeat period; 0: none */
 	size_t max_frame;
-	uint64_t seed;			/* run seed for random streams */
+	uint64_t seed;			/* run seed for random streams; on the
+					   wire a number up to 2^53-1, a
+					   decimal string above */
 	int threads;			/* threads per task (thread budget) */
 	bool stream_output;		/* send output as it comes */
 	const char *session;		/* run id */
@@ -154,6 +178,9 @@ int pr_msg_welcome(struct pr_buf *b, const struct pr_welcome *w);
 int pr_welcome_decode(const cJSON *msg, struct pr_welcome *w,
     struct pr_errbuf *eb);
 int pr_msg_reject(struct pr_buf *b, const char *reason, int min, int max);
+/* *reason is borrowed from msg. */
+int pr_reject_decode(const cJSON *msg, const char **reason, int *min,
+    int *max, struct pr_errbuf *eb);
 
 /* Pick the highest version in both ranges; PR_EVERSION if none. */
 int pr_proto_negotiate(int their_min, int their_max, int *chosen);
@@ -204,6 +231,17 @@ struct pr_task_msg {
 /* Decode one task object (the message itself, or one item of "tasks"). */
 int pr_task_decode(const cJSON *obj, struct pr_task_msg *t,
     struct pr_errbuf *eb);
+/* Append t's body members (no braces), in the canonical order:
+ * id, argv|sh|kernel+params, env, cwd, timeout_ms, seed, threads. */
+int pr_task_body_encode(struct pr_buf *b, const struct pr_task_msg *t);
+
+/*
+ * The items of a batch: for PR_MSG_TASKS / PR_MSG_RESULTS the non-empty
+ * "tasks" / "results" array, for PR_MSG_TASK / PR_MSG_RESULT the message
+ * itself.  Walk them with it = it->next from *first (borrowed).
+ */
+int pr_batch_decode(const cJSON *msg, enum pr_msg_type type,
+    const cJSON **first, size_t *n, struct pr_errbuf *eb);
 
 int pr_msg_cancel(struct pr_buf *b, uint64_t seq, int attempt, int grace_ms);
 int pr_cancel_decode(const cJSON *msg, uint64_t *seq, int *attempt,
@@ -211,6 +249,9 @@ int pr_cancel_decode(const cJSON *msg, uint64_t *seq, int *attempt,
 
 /* {"type":"broadcast","data":"..."|"data_b64":"..."} */
 int pr_msg_broadcast(struct pr_buf *b, const void *data, size_t len);
+/* Appends the data to out. */
+int pr_broadcast_decode(const cJSON *msg, struct pr_buf *out,
+    struct pr_errbuf *eb);
 
 /* ---- progress and results ------------------------------------------------- */
 
@@ -256,7 +297,8 @@ struct pr_result_msg {
 	const char *err;
 	size_t errlen;
 	/* kernel metrics as JSON members without braces ("seconds":1.5),
-	 * encode side; decode side gets the object in extra_json */
+	 * encode side; decode side gets the object in extra_json (which the
+	 * encoder writes when extra is NULL) */
 	const char *extra;
 	const cJSON *extra_json;
 };
@@ -274,17 +316,34 @@ int pr_msg_results_add(struct pr_buf *b, size_t n,
 int pr_msg_results_close(struct pr_buf *b);
 
 /* Decode one result object; stdout/stderr bytes are appended to out/err
- * (either may be NULL to skip them). */
+ * (either may be NULL to skip them) and r->out/outlen, r->err/errlen
+ * point at what was appended (valid until the buffer changes).  The
+ * coordinator-only statuses (lost, rejected) are refused. */
 int pr_result_decode(const cJSON *obj, struct pr_result_msg *r,
     struct pr_buf *out, struct pr_buf *err, struct pr_errbuf *eb);
 
 /* ---- control ----------------------------------------------------------------- */
 
 int pr_msg_hb(struct pr_buf *b, double now, int running);
+int pr_hb_decode(const cJSON *msg, double *now, int *running,
+    struct pr_errbuf *eb);
 int pr_msg_error(struct pr_buf *b, const char *code, const char *msg,
     bool fatal);
+/* *code and *text are borrowed; "fatal" may be absent (false). */
+int pr_error_decode(const cJSON *msg, const char **code, const char **text,
+    bool *fatal, struct pr_errbuf *eb);
 /* mode: "drain" (finish queued tasks) or "now" (cancel them) */
 int pr_msg_shutdown(struct pr_buf *b, const char *mode, int grace_ms);
+int pr_shutdown_decode(const cJSON *msg, const char **mode, int *grace_ms,
+    struct pr_errbuf *eb);
 int pr_msg_bye(struct pr_buf *b);
+
+/*
+ * Decode msg strictly as type and append it again in canonical form (one
+ * line).  Used by the golden-file tests and the fuzzer; also a validator.
+ * PR_MSG_UNKNOWN is PR_EPROTO.
+ */
+int pr_msg_canonical(struct pr_buf *b, const cJSON *msg,
+    enum pr_msg_type type, struct pr_errbuf *eb);
 
 #endif
