@@ -1,0 +1,88 @@
+#!/usr/bin/env bats
+# Workers that misbehave, signals, streaming memory.
+
+bats_require_minimum_version 1.5.0
+
+setup() {
+	load helpers
+	cd "$BATS_TEST_TMPDIR"
+	FAKE=$BATS_TEST_DIRNAME/../fixtures/workers
+}
+
+@test "a worker that sends garbage is killed and reported" {
+	run -255 --separate-stderr bash -c "echo true | parrun -j 1 --worker $FAKE/garbage-worker 3>&-"
+	[[ "$stderr" == *"worker 1"*"garbage"* ]]
+	run ! pgrep -f "$FAKE/garbage-worker"
+}
+
+@test "a worker with another protocol version is rejected with both ranges" {
+	export FAKE_WORKER_LOG=$BATS_TEST_TMPDIR/reply
+	run -255 --separate-stderr bash -c "echo true | parrun -j 1 --worker $FAKE/future-worker 3>&-"
+	[[ "$stderr" == *"99..99"* ]]
+	[ "$(jq -r .type reply)" = "reject" ]
+	run ! pgrep -f "$FAKE/future-worker"
+}
+
+@test "a worker that never says hello is given up on" {
+	run -255 --separate-stderr bash -c "echo true | parrun -j 1 --heartbeat 200 --worker $FAKE/silent-worker 3>&-"
+	[[ "$stderr" == *"no hello"* ]]
+	run ! pgrep -f "$FAKE/silent-worker"
+}
+
+@test "a missing worker program is a clear error" {
+	run -255 --separate-stderr bash -c "echo true | parrun -j 2 --worker /nonexistent/parrun-worker 3>&-"
+	[[ "$stderr" == *"/nonexistent/parrun-worker"* ]]
+}
+
+@test "a worker killed mid-run loses no task: its tasks run again elsewhere" {
+	mark=mark-$BATS_TEST_NUMBER-$$
+	# task 3 kills its own worker (the parent of the task's shell) once
+	cat > t.jsonl <<-EOF
+	{"id":"1","sh":"echo 1 >> ledger"}
+	{"id":"2","sh":"echo 2 >> ledger"}
+	{"id":"3","sh":"if [ ! -e killed ]; then touch killed; kill -9 \$PPID; sleep 5; fi; echo 3 >> ledger"}
+	{"id":"4","sh":"echo 4 >> ledger"}
+	EOF
+	run -0 --separate-stderr bash -c "parrun -j 2 --results r.jsonl < t.jsonl 3>&-"
+	[ "$(sort ledger | tr '\n' ' ')" = "1 2 3 4 " ]
+	[ "$(jq -r 'select(.id=="3") | .attempts' r.jsonl)" = "2" ]
+	[[ "$stderr" == *"lost"* ]]
+}
+
+@test "SIGTERM stops the run: running tasks cancelled, exit 143, nothing left" {
+	mark=mark-$BATS_TEST_NUMBER-$$
+	parrun -j 2 sleep ::: 100 100 100 "$mark" 3>&- > out 2> err &
+	pid=$!
+	# wait until the tasks run
+	for _ in $(seq 100); do pgrep -f "sleep $mark" >/dev/null && break; sleep 0.05; done
+	kill -TERM "$pid"
+	run -143 wait "$pid"
+	for _ in $(seq 100); do pgrep -f "$mark" >/dev/null || break; sleep 0.05; done
+	run ! pgrep -f "$mark"
+	grep -q terminated err
+}
+
+@test "SIGINT exits 130 and leaves no task running" {
+	mark=mark-$BATS_TEST_NUMBER-$$
+	parrun -j 2 sleep ::: 100 "$mark" 3>&- > out 2> err &
+	pid=$!
+	for _ in $(seq 100); do pgrep -f "sleep $mark" >/dev/null && break; sleep 0.05; done
+	kill -INT "$pid"
+	run -130 wait "$pid"
+	for _ in $(seq 100); do pgrep -f "$mark" >/dev/null || break; sleep 0.05; done
+	run ! pgrep -f "$mark"
+}
+
+@test "the coordinator's memory does not grow with the number of tasks" {
+	n1=20000 n2=200000
+	if [ -n "${PARRUN_SANITIZE:-}" ]; then n1=5000 n2=50000; fi
+	peak() {
+		seq "$1" | sed 's/.*/{"kernel":"noop"}/' |
+		    /usr/bin/time -f %M parrun -j 2 --results /dev/null 2>&1 >/dev/null 3>&- | tail -1
+	}
+	small=$(peak $n1)
+	big=$(peak $n2)
+	echo "peak RSS: $small KiB for $n1 tasks, $big KiB for $n2" >&3
+	# ten times the tasks may not cost more than a quarter more memory
+	[ "$big" -lt $((small + small / 4 + 2048)) ]
+}
