@@ -410,8 +410,8 @@ w_add(struct writer *w, const char *s, size_t n)
 		w->rc = pr_buf_add(w->b, s, n);
 }
 
-/* A string literal. */
-#define W_LIT(w, s)	w_add((w), (s), sizeof(s) - 1)
+/* A string literal (the "" makes anything else a compile error). */
+#define W_LIT(w, s)	w_add((w), "" s, sizeof(s) - 1)
 
 static void
 w_u64(struct writer *w, uint64_t v)
@@ -1009,7 +1009,9 @@ pr_msg_tasks(struct pr_buf *b, const struct pr_task_ref *t, size_t n)
 	}
 	W_LIT(&w, "{\"type\":\"tasks\",\"tasks\":[");
 	for (i = 0; i < n; i++) {
-		W_LIT(&w, i == 0 ? "{" : ",{");
+		if (i > 0)
+			W_LIT(&w, ",");
+		W_LIT(&w, "{");
 		w_task_head(&w, &t[i]);
 		W_LIT(&w, "}");
 	}
