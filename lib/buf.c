@@ -162,15 +162,20 @@ int
 pr_buf_add_double(struct pr_buf *b, double v)
 {
 	char tmp[40];
-	int n;
+	int n = 0, prec;
 
 	if (!isfinite(v))
 		return pr_buf_add(b, "null", 4);
-	if (v == (double)(int64_t)v && fabs(v) < 1e15)
+	if (v == 0)
+		return signbit(v) ? pr_buf_add(b, "-0", 2) : pr_buf_addc(b, '0');
+	/* range first: converting an out-of-range double is undefined */
+	if (fabs(v) < 1e15 && v == floor(v))
 		return pr_buf_add_i64(b, (int64_t)v);
-	n = snprintf(tmp, sizeof(tmp), "%.15g", v);
-	if (strtod(tmp, NULL) != v)
-		n = snprintf(tmp, sizeof(tmp), "%.17g", v);
+	for (prec = 15; prec <= 17; prec++) {
+		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+		if (strtod(tmp, NULL) == v)
+			break;
+	}
 	return pr_buf_add(b, tmp, (size_t)n);
 }
 

@@ -182,7 +182,7 @@ b64val(unsigned char c)
 int
 pr_b64_decode(struct pr_buf *out, const char *s, size_t n)
 {
-	size_t i;
+	size_t i, mark = out->len;
 	int rc;
 
 	if (n % 4 != 0)
@@ -197,8 +197,12 @@ pr_b64_decode(struct pr_buf *out, const char *s, size_t n)
 		uint32_t v;
 
 		if (a < 0 || b < 0 || c == -1 || d == -1 ||
-		    (c == -2 && d != -2) || ((c == -2 || d == -2) && i + 4 != n))
+		    (c == -2 && d != -2) || ((c == -2 || d == -2) && i + 4 != n)) {
+			/* leave out as it was */
+			out->len = mark;
+			out->data[mark] = '\0';
 			return PR_EPROTO;
+		}
 		v = (uint32_t)a << 18 | (uint32_t)b << 12 |
 		    (uint32_t)(c < 0 ? 0 : c) << 6 | (uint32_t)(d < 0 ? 0 : d);
 		out->data[out->len++] = (char)(v >> 16);
@@ -245,7 +249,9 @@ pr_json_get_i64(const cJSON *obj, const char *name, int64_t lo, int64_t hi,
 	if (!cJSON_IsNumber(it))
 		return PR_EPROTO;
 	d = it->valuedouble;
-	if (!isfinite(d) || d != floor(d) || d < (double)lo || d > (double)hi)
+	/* (double)INT64_MAX rounds up to 2^63, which is out of range */
+	if (!isfinite(d) || d != floor(d) || d < (double)lo ||
+	    d > (double)hi || d >= 9223372036854775808.0)
 		return PR_EPROTO;
 	*out = (int64_t)d;
 	return 0;
