@@ -22,6 +22,7 @@ pr_hosts_init(struct pr_hosts *hs)
 	hs->n = 0;
 	hs->cap = 0;
 	hs->total_slots = 0;
+	hs->max_hosts = PR_HOSTLIST_MAX;
 	hs->index = NULL;
 	hs->index_cap = 0;
 }
@@ -38,11 +39,14 @@ host_free(struct pr_host *h)
 void
 pr_hosts_release(struct pr_hosts *hs)
 {
+	size_t max = hs->max_hosts;
+
 	for (size_t i = 0; i < hs->n; i++)
 		host_free(&hs->v[i]);
 	free(hs->v);
 	free(hs->index);
 	pr_hosts_init(hs);
+	hs->max_hosts = max;
 }
 
 /* FNV-1a over the identity of a host. */
@@ -161,9 +165,9 @@ pr_hosts_add(struct pr_hosts *hs, const struct pr_host *h,
 		hs->total_slots += h->slots;
 		return 0;
 	}
-	if (hs->n >= PR_HOSTLIST_MAX)
-		return pr_err(eb, PR_ELIMIT, "more than %d hosts",
-		    PR_HOSTLIST_MAX);
+	if (hs->n >= hs->max_hosts)
+		return pr_err(eb, PR_ELIMIT, "more than %zu hosts",
+		    hs->max_hosts);
 	if (hs->n == hs->cap) {
 		size_t cap = hs->cap ? hs->cap * 2 : 8;
 		struct pr_host *v = realloc(hs->v, cap * sizeof(*v));
@@ -437,7 +441,9 @@ add_entry(struct pr_hosts *hs, const struct src *src, const struct entry *e,
 	h.slots = e->slots > 0 ? e->slots : 1;
 	h.origin = (char *)src->origin;
 	h.bind = (char *)bind;
-	pr_hostlist_init(&hl, 0);
+	/* Names past the cap would fail in pr_hosts_add() anyway (unless
+	 * they merge); stopping the expansion there bounds the memory. */
+	pr_hostlist_init(&hl, hs->max_hosts);
 	if (e->local) {
 		h.name = (char *)"localhost";
 		h.via = PR_VIA_LOCAL;

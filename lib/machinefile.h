@@ -70,14 +70,17 @@ struct pr_hosts {
 	size_t n;
 	size_t cap;
 	long total_slots;
+	size_t max_hosts;	/* cap on n; PR_HOSTLIST_MAX after init */
 	size_t *index;		/* hash of (via, name, user, port) -> i+1 */
 	size_t index_cap;
 };
 
-/* Empty list; cannot fail, allocates nothing. */
+/* Empty list; cannot fail, allocates nothing.  A caller may lower
+ * max_hosts afterwards (the fuzzer does). */
 void pr_hosts_init(struct pr_hosts *hs);
 
-/* Free every host and string; the list is empty again. */
+/* Free every host and string; the list is empty again (max_hosts is
+ * kept). */
 void pr_hosts_release(struct pr_hosts *hs);
 
 /*
@@ -85,7 +88,7 @@ void pr_hosts_release(struct pr_hosts *hs);
  * the same via, name, user and port gets h->slots added to its own (and
  * h->cpus, when it had none); otherwise h is appended.  Returns 0,
  * PR_ELIMIT (more than PR_HOST_SLOTS_MAX slots on one host,
- * PR_HOSTS_SLOTS_MAX in all, or PR_HOSTLIST_MAX hosts) or -ENOMEM.
+ * PR_HOSTS_SLOTS_MAX in all, or max_hosts hosts) or -ENOMEM.
  */
 int pr_hosts_add(struct pr_hosts *hs, const struct pr_host *h,
     struct pr_errbuf *eb);
