@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -44,6 +45,8 @@ struct sink {
 	bool dead;		/* a write failed: drop what comes */
 	bool tty_shared;	/* out or err: clear the progress first */
 	const char *name;	/* for messages */
+	struct sink *peer;	/* the other of out/err when both reach the
+				 * same file: keep the order between them */
 	struct pr_buf buf;
 };
 
@@ -216,6 +219,9 @@ sink_put(struct pr_output *o, struct sink *s, const char *p, size_t n,
 
 	if (s->dead || n == 0)
 		return 0;
+	if (s->peer != NULL && s->peer->buf.len > 0 &&
+	    (rc = sink_flush(o, s->peer, eb)) < 0)
+		return rc;
 	if (s->buf.len + n <= SINK_MAX) {
 		if (pr_buf_add(&s->buf, p, n) < 0)
 			return pr_err(eb, -ENOMEM, "out of memory");
@@ -359,6 +365,57 @@ add_metrics(struct pr_buf *b, const char *extra)
 
 /* ---- results and joblog lines ------------------------------------------------ */
 
+/*
+ * v with `decimals` digits after the point (rounded), right-aligned in
+ * width; trim drops trailing zeros (and the point).  Times are written
+ * this way: printf's float formatting was most of the cost of a record.
+ */
+static int
+add_fixed(struct pr_buf *b, double v, int decimals, int width, bool trim)
+{
+	static const uint64_t pow10[] = { 1, 10, 100, 1000, 10000, 100000,
+	    1000000 };
+	char tmp[48], *p = tmp + sizeof(tmp);
+	uint64_t scale = pow10[decimals], x, ip, fp;
+	bool neg = v < 0;
+	int len;
+
+	if (!isfinite(v))
+		v = 0;
+	if (fabs(v) * (double)scale >= 9e15)
+		return pr_buf_addf(b, "%*.*f", width, decimals, v);
+	x = (uint64_t)(fabs(v) * (double)scale + 0.5);
+	ip = x / scale;
+	fp = x % scale;
+	if (decimals > 0) {
+		int d = decimals;
+
+		if (trim)
+			while (d > 0 && fp % 10 == 0) {
+				fp /= 10;
+				d--;
+			}
+		for (int i = 0; i < d; i++) {
+			*--p = (char)('0' + fp % 10);
+			fp /= 10;
+		}
+		if (d > 0)
+			*--p = '.';
+	}
+	do {
+		*--p = (char)('0' + ip % 10);
+		ip /= 10;
+	} while (ip != 0);
+	if (neg && x != 0)
+		*--p = '-';
+	len = (int)(tmp + sizeof(tmp) - p);
+	while (len < width && p > tmp) {
+		*--p = ' ';
+		len++;
+	}
+	return pr_buf_add(b, p, (size_t)len);
+}
+
 static int
 results_line(struct pr_buf *b, const struct pr_record *r,
     enum pr_status status, const char *error, const char *out,
@@ -393,9 +450,9 @@ results_line(struct pr_buf *b, const struct pr_record *r,
 	else
 		ADD(pr_buf_adds(b, "null"));
 	ADD(pr_buf_adds(b, ",\"start\":"));
-	ADD(pr_buf_add_double(b, r->start));
+	ADD(add_fixed(b, r->start, 6, 0, true));
 	ADD(pr_buf_adds(b, ",\"elapsed\":"));
-	ADD(pr_buf_add_double(b, r->elapsed));
+	ADD(add_fixed(b, r->elapsed, 6, 0, true));
 	if (r->has_value) {
 		ADD(pr_buf_adds(b, ",\"value\":"));
 		ADD(pr_buf_add_double(b, r->value));
@@ -438,11 +495,24 @@ joblog_line(struct pr_buf *b, const struct pr_record *r, uint64_t received)
 
 	if (host == NULL || host[0] == '\0')
 		host = ":";
-	rc = pr_buf_addf(b, "%" PRIu64 "\t%s\t%.3f\t%10.3f\t%" PRIu64 "\t%"
-	    PRIu64 "\t%d\t%d\t", r->seq, host,
-	    isfinite(r->start) ? r->start : 0.0,
-	    isfinite(r->elapsed) ? r->elapsed : 0.0, r->bytes_sent,
-	    received, joblog_exitval(r), r->signal);
+#define ADD(e) do { if (rc == 0) rc = (e); } while (0)
+	rc = pr_buf_add_u64(b, r->seq);
+	ADD(pr_buf_addc(b, '\t'));
+	ADD(pr_buf_adds(b, host));
+	ADD(pr_buf_addc(b, '\t'));
+	ADD(add_fixed(b, r->start, 3, 0, false));
+	ADD(pr_buf_addc(b, '\t'));
+	ADD(add_fixed(b, r->elapsed, 3, 10, false));
+	ADD(pr_buf_addc(b, '\t'));
+	ADD(pr_buf_add_u64(b, r->bytes_sent));
+	ADD(pr_buf_addc(b, '\t'));
+	ADD(pr_buf_add_u64(b, received));
+	ADD(pr_buf_addc(b, '\t'));
+	ADD(pr_buf_add_i64(b, joblog_exitval(r)));
+	ADD(pr_buf_addc(b, '\t'));
+	ADD(pr_buf_add_i64(b, r->signal));
+	ADD(pr_buf_addc(b, '\t'));
+#undef ADD
 	if (rc < 0)
 		return rc;
 	start = b->len;
@@ -869,6 +939,8 @@ emit(struct pr_output *o, struct held *h, const struct pr_record *r,
 	o->st.emitted++;
 	if (status != PR_ST_OK)
 		o->st.failed++;
+	if (o->line.cap > 4 * SINK_MAX)
+		pr_buf_release(&o->line);
 	if (o->sout.cap > 4 * SINK_MAX)
 		pr_buf_release(&o->sout);
 	if (o->serr.cap > 4 * SINK_MAX)
@@ -1090,6 +1162,19 @@ open_file(const char *path, bool append, struct pr_errbuf *eb, bool *empty)
 	return fd;
 }
 
+/* Do a and b reach the same file (a terminal, 2>&1, one pipe)? */
+static bool
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	if (a == b)
+		return true;
+	if (fstat(a, &sa) < 0 || fstat(b, &sb) < 0)
+		return false;
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 static char *
 dupstr(const char *s)
 {
@@ -1128,6 +1213,10 @@ pr_output_open(struct pr_output **op, const struct pr_output_opts *oo,
 	sink_init(&o->out, oo->out_fd, "stdout");
 	sink_init(&o->err, oo->err_fd, "stderr");
 	o->out.tty_shared = o->err.tty_shared = true;
+	if (same_file(oo->out_fd, oo->err_fd)) {
+		o->out.peer = &o->err;
+		o->err.peer = &o->out;
+	}
 	sink_init(&o->res_sink, -1, "the results file");
 	sink_init(&o->log_sink, -1, "the joblog");
 	pr_buf_init(&o->line, 0);

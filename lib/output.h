@@ -28,7 +28,10 @@
  * line without newline included; no newline is added (as GNU parallel).
  * With results "-" stdout carries only the JSON lines: task stdout then
  * goes only into the records (task stderr still goes to err_fd).  quiet
- * writes no task output at all.
+ * writes no task output at all.  parse_value: a record without a value
+ * gets pr_value_parse() of its out (with line_buffer, of the part the
+ * record carries); the coordinator, which needs the value for --reduce
+ * too, can call pr_value_parse() itself and set has_value instead.
  *
  * keep_order: records, their output, results and joblog lines are written
  * in seq order.  A record that arrives early is held; held output past
@@ -51,7 +54,8 @@
  *	"stdout"|"stdout_b64","stderr"|"stderr_b64"[,"metrics":{...}]
  * exit, signal, host and worker are null when there is none (exit -1,
  * signal 0, host NULL, worker 0); value only when there is one, error only
- * when set.  Output that is not valid UTF-8 or holds NUL bytes goes base64
+ * when set.  start and elapsed are seconds to the microsecond; value is
+ * written so that it reads back as the same double.  Output that is not valid UTF-8 or holds NUL bytes goes base64
  * in the *_b64 member; other strings (id, host, error) have bad bytes
  * replaced by U+FFFD, so every line is valid JSON.  stdout/stderr hold the
  * task's whole output, chunks written earlier by line_buffer included.
@@ -146,7 +150,8 @@ struct pr_record {
 
 struct pr_output_stats {
 	uint64_t emitted;		/* records written */
-	uint64_t failed;		/* of those, final status not ok */
+	uint64_t failed;		/* of those, final status not ok: the
+					 * count for the exit status */
 	uint64_t downgraded;		/* ok records turned into errors
 					 * because their output was lost */
 	uint64_t spilled;		/* bytes written to the spill file */

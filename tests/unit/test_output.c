@@ -218,6 +218,33 @@ TEST(output_grouped_not_interleaved)
 	free(s);
 }
 
+/* stdout and stderr on one file (a terminal, 2>&1): each task's stdout
+ * then its stderr, in record order. */
+TEST(output_same_file_keeps_order)
+{
+	struct pr_output_opts oo;
+	struct pr_output *o;
+	struct pr_record r;
+	int fd = tfile("both");
+	char *s;
+
+	pr_output_opts_init(&oo);
+	oo.out_fd = fd;
+	oo.err_fd = dup(fd);
+	o = open_out(&oo);
+	rec_init(&r, 1, "1", "o1\n", "e1\n");
+	record(o, &r);
+	rec_init(&r, 2, "2", "o2\n", "e2\n");
+	record(o, &r);
+	rec_init(&r, 3, "3", "o3\n", NULL);
+	record(o, &r);
+	close_out(o);
+	s = slurp_fd(fd, NULL);
+	ASSERT_STR_EQ(s, "o1\ne1\no2\ne2\no3\n");
+	free(s);
+	close(oo.err_fd);
+}
+
 TEST(output_tag_prefix)
 {
 	struct pr_output_opts oo;
