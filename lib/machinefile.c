@@ -127,6 +127,30 @@ index_grow(struct pr_hosts *hs)
 	return 0;
 }
 
+/*
+ * A copy of an origin fit for a terminal and for JSON: control bytes
+ * become '?', and so do all non-ASCII bytes when the text is not UTF-8
+ * (an origin holds a file name, which can be any bytes).
+ */
+static char *
+clean_origin(const char *s)
+{
+	size_t n = strlen(s);
+	bool utf8 = pr_utf8_valid(s, n, NULL);
+	char *c = malloc(n + 1);
+
+	if (c == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b = (unsigned char)s[i];
+
+		c[i] = (b < 0x20 || b == 0x7f || (b >= 0x80 && !utf8)) ?
+		    '?' : s[i];
+	}
+	c[n] = '\0';
+	return c;
+}
+
 static int
 dup_opt(const char *s, char **out)
 {
@@ -181,12 +205,17 @@ pr_hosts_add(struct pr_hosts *hs, const struct pr_host *h,
 	if (rc < 0)
 		return rc;
 	nh = *h;
+	nh.name = nh.user = nh.bind = nh.origin = NULL;
 	if ((rc = dup_opt(h->name, &nh.name)) < 0 ||
 	    (rc = dup_opt(h->user, &nh.user)) < 0 ||
-	    (rc = dup_opt(h->bind, &nh.bind)) < 0 ||
-	    (rc = dup_opt(h->origin, &nh.origin)) < 0) {
+	    (rc = dup_opt(h->bind, &nh.bind)) < 0) {
 		host_free(&nh);
 		return rc;
+	}
+	nh.origin = h->origin ? clean_origin(h->origin) : NULL;
+	if (h->origin != NULL && nh.origin == NULL) {
+		host_free(&nh);
+		return -ENOMEM;
 	}
 	hs->v[hs->n] = nh;
 	index_put(hs->index, hs->index_cap, &nh, hs->n);

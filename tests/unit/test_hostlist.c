@@ -247,6 +247,24 @@ TEST(hostlist_caps)
 	pr_hostlist_release(&hl);
 }
 
+TEST(hostlist_many_groups)
+{
+	char s[400], want[200];
+	size_t k = 0;
+
+	/* More bracket groups than the odometer's stack arrays hold. */
+	for (int i = 0; i < 70; i++) {
+		memcpy(s + k, "[1]", 3);
+		k += 3;
+	}
+	memcpy(s + k, "[1-2]", 6);
+	memset(want, '1', 143);
+	want[71] = ' ';
+	want[142] = '2';
+	want[143] = '\0';
+	ASSERT_STR_EQ(joined(s), want);
+}
+
 TEST(hostlist_big_expansion)
 {
 	struct pr_hostlist hl;

@@ -485,3 +485,26 @@ TEST(machinefile_json)
 	pr_buf_release(&b);
 	pr_hosts_release(&hs);
 }
+
+TEST(machinefile_origin_is_cleaned)
+{
+	struct pr_hosts hs;
+	struct pr_buf b;
+	cJSON *doc;
+
+	pr_hosts_init(&hs);
+	ASSERT_OK(pr_machinefile_parse(&hs, "h\x1b[2J\xff", "a\n", 2, &eb));
+	ASSERT_STR_EQ(hs.v[0].origin, "h?[2J?:1");
+	pr_hosts_release(&hs);
+
+	pr_hosts_init(&hs);
+	ASSERT_OK(pr_machinefile_parse(&hs, "h\xc3\xa9", "a\n", 2, &eb));
+	ASSERT_STR_EQ(hs.v[0].origin, "h\xc3\xa9:1");
+	pr_buf_init(&b, 0);
+	ASSERT_OK(pr_hosts_format_json(&hs, &b));
+	doc = cJSON_Parse(b.data);
+	ASSERT(doc != NULL);
+	cJSON_Delete(doc);
+	pr_buf_release(&b);
+	pr_hosts_release(&hs);
+}
