@@ -164,10 +164,9 @@ parse_num(struct parse *ps, size_t *p, unsigned long *v, size_t *ndig,
 
 	while (i < ps->len && is_digit(ps->s[i]))
 		i++;
-	if (i == start) {
+	if (i == start)
 		return fail(ps, start, eb, "expected a number, not ",
 		    ps->s + start, 1, "");
-	}
 	if (i - start > NUM_DIGITS_MAX)
 		return fail(ps, start, eb, "number ", ps->s + start,
 		    i - start, " too large");
