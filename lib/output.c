@@ -38,6 +38,7 @@
 #define IO_PIECE	(64 * 1024)	/* spill read-back unit */
 #define HELD_COST	128		/* bookkeeping bytes per held entry */
 #define MAX_AHEAD	((uint64_t)1 << 30)	/* seqs ahead of next */
+#define PART_MAX	(64 * 1024)	/* longest line held back whole */
 
 struct sink {
 	int fd;
@@ -70,6 +71,11 @@ struct held {
 	size_t mem;		/* bytes counted in o->held_bytes */
 	int spill_err;		/* first failure to keep output, or 0 */
 	char *tagcopy;		/* tag of chunks before the record */
+	/* line_buffer, per stream: the unterminated tail of what came so
+	 * far (written when its newline comes), and whether what was
+	 * written ends inside a line (an over-long line was cut) */
+	struct pr_buf part[2];
+	bool midline[2];
 };
 
 struct pr_output {
@@ -614,6 +620,8 @@ held_get(struct pr_output *o, uint64_t seq)
 	if (h == NULL)
 		return NULL;
 	h->seq = seq;
+	pr_buf_init(&h->part[0], 0);
+	pr_buf_init(&h->part[1], 0);
 	if (held_insert(o, h) < 0) {
 		free(h);
 		return NULL;
@@ -652,6 +660,11 @@ held_destroy(struct pr_output *o, struct held *h)
 	if (h->have_rec)
 		o->nrec_held--;
 	o->held_bytes -= h->mem;
+	for (int i = 0; i < 2; i++) {
+		h->mem -= h->part[i].len;
+		o->held_bytes -= h->part[i].len;
+		pr_buf_release(&h->part[i]);
+	}
 	free(h->meta);
 	free(h->tagcopy);
 	free(h);
@@ -868,7 +881,8 @@ emit(struct pr_output *o, struct held *h, const struct pr_record *r,
 	if (tag == NULL)
 		tag = r->id != NULL ? r->id : "";
 	received = (uint64_t)outlen + errlen;
-	if (h == NULL || h->head == NULL) {
+	if (h == NULL || (h->head == NULL && h->part[0].len == 0 &&
+	    h->part[1].len == 0 && !h->midline[0] && !h->midline[1])) {
 		struct sink *s;
 
 		bol = true;
@@ -883,11 +897,17 @@ emit(struct pr_output *o, struct held *h, const struct pr_record *r,
 		pr_buf_reset(&o->sout);
 		pr_buf_reset(&o->serr);
 		for (int stream = 1; stream <= 2; stream++) {
-			bol = true;
+			struct pr_buf *part = &h->part[stream - 1];
+
+			/* written pieces come first and leave bol alone */
+			bol = !h->midline[stream - 1];
 			for (struct seg *s = h->head; s != NULL; s = s->next)
 				if (s->stream == stream)
 					keep_err(&rc, emit_seg(o, h, s, tag,
 					    &bol, eb));
+			keep_err(&rc, emit_piece(o, stream, tag, &bol, true,
+			    part->data, part->len, eb));
+			received += part->len;
 			keep_err(&rc, emit_piece(o, stream, tag, &bol, true,
 			    stream == 1 ? out : err,
 			    stream == 1 ? outlen : errlen, eb));
@@ -1033,7 +1053,7 @@ go_live(struct pr_output *o, struct pr_errbuf *eb)
 	h->live = true;
 	for (int stream = 1; stream <= 2; stream++) {
 		struct sink *sk = stream_sink(o, stream);
-		bool bol = true;
+		bool bol = !h->midline[stream - 1];
 
 		for (s = h->head; s != NULL; s = s->next) {
 			size_t at = 0, got;
@@ -1062,6 +1082,7 @@ go_live(struct pr_output *o, struct pr_errbuf *eb)
 				at += got;
 			}
 		}
+		h->midline[stream - 1] = !bol;
 	}
 	/* without a results file the written chunks are not needed */
 	if (o->res == NULL) {
@@ -1135,6 +1156,14 @@ hold_record(struct pr_output *o, struct held *h, const struct pr_record *r)
 	/* the chunks' tag is the record's from now on */
 	free(h->tagcopy);
 	h->tagcopy = NULL;
+	for (int i = 0; i < 2; i++) {
+		/* not expected (a held record's task never went live) */
+		held_add_seg(o, h, i + 1, false, h->part[i].data,
+		    h->part[i].len);
+		h->mem -= h->part[i].len;
+		o->held_bytes -= h->part[i].len;
+		pr_buf_release(&h->part[i]);
+	}
 	held_add_seg(o, h, 1, false, r->out, r->outlen);
 	held_add_seg(o, h, 2, false, r->err, r->errlen);
 	h->have_rec = true;
@@ -1291,13 +1320,70 @@ fail:
 	return rc;
 }
 
+/* Offset just past the last newline of p[0..n), or 0. */
+static size_t
+line_end(const char *p, size_t n)
+{
+	while (n > 0 && p[n - 1] != '\n')
+		n--;
+	return n;
+}
+
+/*
+ * line_buffer output of a task whose turn it is: whole lines go out now,
+ * an unterminated tail waits in h->part for its newline, so no other
+ * task's line can land in the middle of it.  Written bytes are kept as
+ * written segments when the results file needs them.
+ */
+static int
+chunk_live(struct pr_output *o, struct held *h, const char *tag, int stream,
+    const char *data, size_t len, struct pr_errbuf *eb)
+{
+	struct pr_buf *part = &h->part[stream - 1];
+	struct sink *s = stream_sink(o, stream);
+	size_t head = line_end(data, len);
+	bool bol;
+	int rc = 0;
+
+	if (head > 0 || part->len + len > PART_MAX) {
+		size_t n = head > 0 ? head : len;
+
+		bol = !h->midline[stream - 1];
+		if (s != NULL) {
+			keep_err(&rc, put_output(o, s, tag_of(o, tag), &bol,
+			    part->data, part->len, eb));
+			keep_err(&rc, put_output(o, s, tag_of(o, tag), &bol,
+			    data, n, eb));
+		} else {
+			bol = n > 0 && data[n - 1] == '\n';
+		}
+		h->midline[stream - 1] = !bol;
+		if (o->res != NULL &&
+		    (held_add_seg(o, h, stream, true, part->data,
+		    part->len) < 0 ||
+		    held_add_seg(o, h, stream, true, data, n) < 0))
+			keep_err(&rc, pr_err(eb, -ENOMEM, "out of memory"));
+		h->mem -= part->len;
+		o->held_bytes -= part->len;
+		pr_buf_reset(part);
+		data += n;
+		len -= n;
+	}
+	if (len > 0) {
+		if (pr_buf_add(part, data, len) < 0)
+			return pr_err(eb, -ENOMEM, "out of memory");
+		h->mem += len;
+		o->held_bytes += len;
+	}
+	return rc;
+}
+
 int
 pr_output_chunk(struct pr_output *o, uint64_t seq, const char *tag,
     int stream, const char *data, size_t len, struct pr_errbuf *eb)
 {
 	struct held *h;
-	bool now, bol = true;
-	struct sink *s;
+	bool live;
 	int rc = 0;
 
 	if (stream != 1 && stream != 2)
@@ -1307,24 +1393,35 @@ pr_output_chunk(struct pr_output *o, uint64_t seq, const char *tag,
 		    "output for seq %" PRIu64 " after its record", seq);
 	if (len == 0)
 		return 0;
-	now = o->opts.line_buffer &&
+	live = o->opts.line_buffer &&
 	    (!o->opts.keep_order || seq == o->next);
-	if (now) {
-		if ((s = stream_sink(o, stream)) != NULL)
+	h = held_find(o, seq);
+	if (live && h == NULL && o->res == NULL && data[len - 1] == '\n') {
+		/* the common case: whole lines, nothing to keep */
+		struct sink *s = stream_sink(o, stream);
+		bool bol = true;
+
+		if (s != NULL)
 			rc = put_output(o, s, tag_of(o, tag), &bol, data, len,
 			    eb);
-		if (o->res == NULL)
-			return rc;
+		return rc;
 	}
-	h = held_get(o, seq);
-	if (h == NULL)
+	if (h == NULL && (h = held_get(o, seq)) == NULL)
 		return pr_err(eb, -ENOMEM, "out of memory");
 	if (tag != NULL && h->tagcopy == NULL &&
 	    (h->tagcopy = dupstr(tag)) != NULL) {
 		h->mem += strlen(tag) + 1;
 		o->held_bytes += strlen(tag) + 1;
 	}
-	if (held_add_seg(o, h, stream, now, data, len) < 0)
+	if (live) {
+		if (o->opts.keep_order && !h->live) {
+			keep_err(&rc, go_live(o, eb));
+			h->live = true;
+		}
+		keep_err(&rc, chunk_live(o, h, tag, stream, data, len, eb));
+		return rc;
+	}
+	if (held_add_seg(o, h, stream, false, data, len) < 0)
 		keep_err(&rc, pr_err(eb, -ENOMEM, "out of memory"));
 	return rc;
 }
@@ -1349,8 +1446,13 @@ pr_output_discard(struct pr_output *o, uint64_t seq)
 	h->tail = NULL;
 	for (s = h->head; s != NULL; s = s->next)
 		h->tail = s;
+	for (int i = 0; i < 2; i++) {
+		h->mem -= h->part[i].len;
+		o->held_bytes -= h->part[i].len;
+		pr_buf_reset(&h->part[i]);
+	}
 	h->spill_err = 0;
-	if (h->head == NULL && !h->live)
+	if (h->head == NULL && !h->live && !h->midline[0] && !h->midline[1])
 		held_free(o, h);
 }
 

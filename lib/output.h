@@ -168,9 +168,11 @@ int pr_output_open(struct pr_output **o, const struct pr_output_opts *oo,
 
 /*
  * Output of a running task, as it arrives: stream 1 stdout, 2 stderr.
- * With line_buffer data must hold whole lines (the tail of a line goes in
- * the record).  tag may be NULL (then no prefix, even with opts.tag).  A
- * chunk for a seq whose record was already written is an error (-EINVAL).
+ * With line_buffer whole lines are written at once; an unterminated tail
+ * waits for its newline (or for the record, or until it passes 64 KiB), so
+ * lines of different tasks never mix.  tag may be NULL (then no prefix,
+ * even with opts.tag).  A chunk for a seq whose record was already
+ * written is an error (-EINVAL).
  */
 int pr_output_chunk(struct pr_output *o, uint64_t seq, const char *tag,
     int stream, const char *data, size_t len, struct pr_errbuf *eb);

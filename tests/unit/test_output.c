@@ -924,6 +924,70 @@ TEST(output_line_buffer)
 	free(s);
 }
 
+/* A chunk that ends inside a line: the tail waits for its newline, so no
+ * other task's line lands in the middle of it. */
+TEST(output_line_buffer_partial_lines)
+{
+	struct pr_output_opts oo;
+	struct pr_output *o;
+	struct pr_record r;
+	int ofd = tfile("out"), efd = tfile("err");
+	cJSON *items[2];
+	size_t n;
+	char *s, *big;
+
+	pr_output_opts_init(&oo);
+	oo.out_fd = ofd;
+	oo.err_fd = efd;
+	oo.line_buffer = true;
+	oo.tag = true;
+	oo.results = tpath("res");
+	o = open_out(&oo);
+	ASSERT_OK(pr_output_chunk(o, 1, "A", 1, "a1\npar", 6, NULL));
+	ASSERT_OK(pr_output_chunk(o, 2, "B", 1, "b1\n", 3, NULL));
+	ASSERT_OK(pr_output_chunk(o, 1, "A", 1, "t", 1, NULL));
+	ASSERT_OK(pr_output_chunk(o, 1, "A", 1, "ial\nnext", 8, NULL));
+	ASSERT_OK(pr_output_flush(o, NULL));
+	s = slurp_fd(ofd, NULL);
+	ASSERT_STR_EQ(s, "A\ta1\nB\tb1\nA\tpartial\n");
+	free(s);
+	/* the record completes the held tail */
+	rec_init(&r, 1, "1", " line\nlast", NULL);
+	r.tag = "A";
+	record(o, &r);
+	ASSERT_OK(pr_output_flush(o, NULL));
+	s = slurp_fd(ofd, NULL);
+	ASSERT_STR_EQ(s, "A\ta1\nB\tb1\nA\tpartial\nA\tnext line\nA\tlast");
+	free(s);
+	/* a line longer than what is held back whole goes out in pieces,
+	 * and the piece after the cut gets no second tag */
+	big = malloc(100000);
+	ASSERT(big != NULL);
+	memset(big, 'x', 100000);
+	ASSERT_OK(pr_output_chunk(o, 3, "C", 1, big, 70000, NULL));
+	ASSERT_OK(pr_output_chunk(o, 3, "C", 1, big, 100, NULL));
+	rec_init(&r, 3, "3", "y\n", NULL);
+	r.tag = "C";
+	record(o, &r);
+	close_out(o);
+	s = slurp_fd(ofd, &n);
+	ASSERT(strstr(s, "A\tlastC\txxx") != NULL);
+	ASSERT_EQ(n, strlen("A\ta1\nB\tb1\nA\tpartial\nA\tnext line\nA\tlast") +
+	    2 + 70100 + 2);
+	ASSERT(strcmp(s + n - 4, "xxy\n") == 0);
+	free(s);
+	free(big);
+	s = slurp(tpath("res"), NULL);
+	ASSERT_EQ(parse_lines(s, items, 2), 2);
+	ASSERT_STR_EQ(cJSON_GetObjectItem(items[0], "stdout")->valuestring,
+	    "a1\npartial\nnext line\nlast");
+	ASSERT_EQ(strlen(cJSON_GetObjectItem(items[1],
+	    "stdout")->valuestring), 70102);
+	cJSON_Delete(items[0]);
+	cJSON_Delete(items[1]);
+	free(s);
+}
+
 TEST(output_keep_order_line_buffer)
 {
 	struct pr_output_opts oo;
