@@ -93,6 +93,23 @@ struct parts {
 	bool slot;		/* look for {%} holes in body and cmd */
 };
 
+/* v in decimal into b (24 bytes), NUL-terminated; returns the length. */
+static size_t
+u64_str(char *b, uint64_t v)
+{
+	char tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	for (i = 0; i < n; i++)
+		b[i] = tmp[n - 1 - i];
+	b[n] = '\0';
+	return n;
+}
+
 static void
 parts_init(struct parts *pt, uint64_t seq, const char *src,
     unsigned long line)
@@ -1212,9 +1229,19 @@ skip_value(const char *s, size_t n, size_t pos)
 		char c = s[pos];
 
 		if (c == '"') {
-			pos++;
-			while (s[pos] != '"')
-				pos += s[pos] == '\\' ? 2 : 1;
+			/* the closing quote is the first one after an even
+			 * run of backslashes */
+			for (;;) {
+				const char *q = memchr(s + pos + 1, '"',
+				    n - pos - 1);
+				size_t k = 0;
+
+				pos = (size_t)(q - s);
+				while (s[pos - 1 - k] == '\\')
+					k++;
+				if (k % 2 == 0)
+					break;
+			}
 			pos++;
 			if (depth == 0)
 				return pos;
@@ -1361,14 +1388,13 @@ get_int(struct pr_task_parser *p, enum field f, uint64_t lo, uint64_t hi,
     uint64_t *out)
 {
 	const struct member *m = &p->f[f];
-	char what[96];
 
-	snprintf(what, sizeof(what), "an integer in [%llu, %llu]",
-	    (unsigned long long)lo, (unsigned long long)hi);
 	if (m->type != J_NUM ||
 	    number_u64(p->s + m->val, m->end - m->val, hi, out) != 0 ||
 	    *out < lo)
-		return field_err(p, f, m->val, what);
+		return jerr(p, m->val, "field '%s' must be an integer in "
+		    "[%llu, %llu]", field_name[f], (unsigned long long)lo,
+		    (unsigned long long)hi);
 	return 0;
 }
 
@@ -1530,7 +1556,7 @@ task_from_values(struct pr_task_parser *p, const char *const *v,
 	int rc, nidb;
 
 	parts_init(&pt, seq, src, lineno);
-	nidb = snprintf(idb, sizeof(idb), "%llu", (unsigned long long)seq);
+	nidb = (int)u64_str(idb, seq);
 	if ((rc = pr_buf_add(&p->body, "\"id\":\"", 6)) < 0 ||
 	    (rc = pr_buf_add(&p->body, idb, (size_t)nidb)) < 0 ||
 	    (rc = pr_buf_add(&p->body, "\",", 2)) < 0)
@@ -1623,8 +1649,7 @@ task_from_json(struct pr_task_parser *p, uint64_t seq, const char *src,
 
 			if (r != 0)
 				return field_err(p, F_ID, m->val, idwhat);
-			snprintf(idb, sizeof(idb), "%llu",
-			    (unsigned long long)u);
+			u64_str(idb, u);
 			idnum = true;
 		} else if (m->type == J_STR) {
 			const char *q;
@@ -1805,8 +1830,7 @@ task_from_json(struct pr_task_parser *p, uint64_t seq, const char *src,
 		pt.idlen = idr.n;
 	} else {
 		if (!hasid)
-			snprintf(idb, sizeof(idb), "%llu",
-			    (unsigned long long)seq);
+			u64_str(idb, seq);
 		pt.id = idb;
 		pt.idlen = strlen(idb);
 	}
@@ -1998,7 +2022,7 @@ pr_task_rejected(struct pr_task_parser *p, uint64_t seq, const char *src,
 	pt.status = PR_ST_REJECTED;
 	pt.kind = PR_KIND_SH;
 	pt.error = msg;
-	snprintf(idb, sizeof(idb), "%llu", (unsigned long long)seq);
+	u64_str(idb, seq);
 	pt.id = idb;
 	pt.idlen = strlen(idb);
 	if (line != NULL && (rc = pr_task_snippet(&p->cmd, line, len,
@@ -2025,7 +2049,7 @@ pr_task_range_chunk(struct pr_task_parser *p, uint64_t seq, int64_t from,
 		return -EINVAL;
 	parser_reset(p);
 	parts_init(&pt, seq, "range", (unsigned long)seq);
-	snprintf(idb, sizeof(idb), "%llu", (unsigned long long)seq);
+	u64_str(idb, seq);
 	pt.id = idb;
 	pt.idlen = strlen(idb);
 	pt.kind = PR_KIND_KERNEL;
