@@ -659,12 +659,10 @@ held_destroy(struct pr_output *o, struct held *h)
 	}
 	if (h->have_rec)
 		o->nrec_held--;
+	/* what is left in h->mem: bookkeeping, strings, partial lines */
 	o->held_bytes -= h->mem;
-	for (int i = 0; i < 2; i++) {
-		h->mem -= h->part[i].len;
-		o->held_bytes -= h->part[i].len;
-		pr_buf_release(&h->part[i]);
-	}
+	pr_buf_release(&h->part[0]);
+	pr_buf_release(&h->part[1]);
 	free(h->meta);
 	free(h->tagcopy);
 	free(h);
@@ -778,7 +776,8 @@ held_add_seg(struct pr_output *o, struct held *h, int stream, bool written,
 	return 0;
 }
 
-/* Read a spilled segment back piece by piece into o->tmp and call fn. */
+/* Read the next piece (at most IO_PIECE bytes from at) of a spilled
+ * segment into o->tmp; *got is its length. */
 static int
 seg_read(struct pr_output *o, const struct seg *s, size_t at, size_t *got)
 {
@@ -924,9 +923,10 @@ emit(struct pr_output *o, struct held *h, const struct pr_record *r,
 	if (spill_err != 0) {
 		pr_buf_reset(&o->tmp);
 		if (pr_buf_addf(&o->tmp, "output incomplete: %s",
-		    pr_strerror(spill_err)) < 0)
-			return pr_err(eb, -ENOMEM, "out of memory");
-		error = o->tmp.data;
+		    pr_strerror(spill_err)) == 0)
+			error = o->tmp.data;
+		else
+			error = "output incomplete";
 		if (status == PR_ST_OK)
 			o->st.downgraded++;
 		status = PR_ST_ERROR;

@@ -1269,3 +1269,147 @@ TEST(output_parse_value_option)
 		cJSON_Delete(items[i]);
 	free(s);
 }
+
+/* ---- randomized: every mode against a model ------------------------------------------------ */
+
+static uint64_t fz_state;
+
+static unsigned
+fz(unsigned n)
+{
+	fz_state ^= fz_state << 13;
+	fz_state ^= fz_state >> 7;
+	fz_state ^= fz_state << 17;
+	return (unsigned)(fz_state % n);
+}
+
+/* Random text of n bytes with newlines in it. */
+static void
+fz_text(struct pr_buf *b, size_t n, uint64_t seq)
+{
+	for (size_t i = 0; i < n; i++)
+		ASSERT_OK(pr_buf_addc(b, fz(6) == 0 ? '\n' :
+		    (char)('a' + (seq + i) % 26)));
+}
+
+static void
+fuzz_run(bool keep, bool lb, size_t hold_max, uint64_t seed)
+{
+	enum { N = 60 };
+	struct pr_output_opts oo;
+	struct pr_output *o;
+	struct pr_record r;
+	struct pr_buf full[N + 1], want;
+	bool done[N + 1] = { false };
+	size_t left = N;
+	int ofd = tfile("out"), efd = tfile("err");
+	cJSON *items[N];
+	char *s;
+
+	fz_state = seed;
+	pr_output_opts_init(&oo);
+	oo.out_fd = ofd;
+	oo.err_fd = efd;
+	oo.keep_order = keep;
+	oo.line_buffer = lb;
+	oo.hold_max = hold_max;
+	oo.spill_dir = tdir();
+	oo.results = tpath("res");
+	o = open_out(&oo);
+	for (int i = 0; i <= N; i++)
+		pr_buf_init(&full[i], 0);
+	while (left > 0) {
+		uint64_t seq = 1 + fz(N);
+		struct pr_buf piece;
+
+		if (done[seq])
+			continue;
+		pr_buf_init(&piece, 0);
+		/* lines end a chunk more often than not */
+		fz_text(&piece, 1 + fz(300), seq);
+		if (fz(3) != 0)
+			ASSERT_OK(pr_buf_addc(&piece, '\n'));
+		if (fz(4) != 0) {
+			ASSERT_OK(pr_output_chunk(o, seq, NULL, 1, piece.data,
+			    piece.len, NULL));
+			ASSERT_OK(pr_buf_add(&full[seq], piece.data,
+			    piece.len));
+		} else {
+			rec_init(&r, seq, "t", NULL, NULL);
+			r.out = piece.data;
+			r.outlen = piece.len;
+			record(o, &r);
+			ASSERT_OK(pr_buf_add(&full[seq], piece.data,
+			    piece.len));
+			done[seq] = true;
+			left--;
+		}
+		pr_buf_release(&piece);
+		if (fz(5) == 0)
+			ASSERT_OK(pr_output_flush(o, NULL));
+	}
+	ASSERT_EQ(pr_output_held(o), 0);
+	ASSERT_EQ(pr_output_held_bytes(o), 0);
+	close_out(o);
+
+	/* results carry each task's whole stdout */
+	s = slurp(tpath("res"), NULL);
+	ASSERT_EQ(parse_lines(s, items, N), N);
+	for (int i = 0; i < N; i++) {
+		int seq = cJSON_GetObjectItem(items[i], "seq")->valueint;
+
+		if (keep)
+			ASSERT_EQ(seq, i + 1);
+		ASSERT_STR_EQ(cJSON_GetObjectItem(items[i],
+		    "stdout")->valuestring, full[seq].data);
+		cJSON_Delete(items[i]);
+	}
+	free(s);
+	/* the stream: in seq order with keep_order; otherwise every byte
+	 * is there and each task's lines come in their order */
+	s = slurp_fd(ofd, NULL);
+	pr_buf_init(&want, 0);
+	for (int i = 1; i <= N; i++)
+		ASSERT_OK(pr_buf_add(&want, full[i].data, full[i].len));
+	if (keep) {
+		ASSERT_STR_EQ(s, want.data);
+	} else {
+		ASSERT_EQ(strlen(s), want.len);
+		for (int i = 1; i <= N; i++) {
+			const char *p = s, *line = full[i].data;
+
+			while (*line != '\0') {
+				const char *nl = strchr(line, '\n');
+				size_t l = nl ? (size_t)(nl - line) + 1 :
+				    strlen(line);
+				char tmp[400];
+
+				ASSERT(l < sizeof(tmp));
+				memcpy(tmp, line, l);
+				tmp[l] = '\0';
+				p = strstr(p, tmp);
+				if (p == NULL)
+					PR_TEST_FAIL("seq %d: '%s' missing or "
+					    "out of order", i, tmp);
+				p += l;
+				line += l;
+			}
+		}
+	}
+	free(s);
+	pr_buf_release(&want);
+	for (int i = 0; i <= N; i++)
+		pr_buf_release(&full[i]);
+}
+
+TEST(output_randomized_modes)
+{
+	static const size_t caps[] = { 0, 1, 2000 };
+
+	for (uint64_t seed = 1; seed <= 4; seed++)
+		for (int keep = 0; keep <= 1; keep++)
+			for (int lb = 0; lb <= 1; lb++)
+				for (size_t c = 0; c < 3; c++)
+					fuzz_run(keep, lb, caps[c],
+					    seed * 7919 + 1);
+}
