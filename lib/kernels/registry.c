@@ -13,7 +13,11 @@
 
 #define PR_KERNEL_TABLE(X)						\
 	X(noop)								\
-	X(sleep)
+	X(sleep)							\
+	X(chol)								\
+	X(randsum)							\
+	X(sort)								\
+	X(map)
 
 #define X(name) extern const struct pr_kernel pr_kernel_##name;
 PR_KERNEL_TABLE(X)
