@@ -332,6 +332,9 @@ pr_msg_parse(const char *line, size_t len, cJSON **root,
 	if (!utf8_ok(line, len, &bad))
 		return pr_err(eb, PR_EPROTO, "column %zu: invalid UTF-8",
 		    bad + 1);
+	/* cJSON skips a byte order mark at the start; JSON has none */
+	if (len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0)
+		return pr_err(eb, PR_EPROTO, "column 1: byte order mark");
 	while (i < len && json_ws(line[i]))
 		i++;
 	if (i == len)

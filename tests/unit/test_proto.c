@@ -582,6 +582,8 @@ TEST(proto_parse_errors)
 	PARSE_FAILS("{\"type\":\"\xff\"}", "column 10: invalid UTF-8");
 	PARSE_FAILS("{\"type\":\"\xc3\"}", "column 10: invalid UTF-8");
 	PARSE_FAILS("\x01{\"type\":\"bye\"}", "column 1: invalid JSON");
+	PARSE_FAILS("\xef\xbb\xbf{\"type\":\"bye\"}",
+	    "column 1: byte order mark");
 	/* cJSON points at the last byte when the input ends early */
 	PARSE_FAILS("{\"type\":\"bye\"", "column 13: invalid JSON");
 }
