@@ -88,6 +88,7 @@ struct pr_output {
 	bool out_to_tty_ok;	/* task stdout goes to out_fd */
 
 	uint64_t next;		/* lowest seq not written */
+	char localhost[256];	/* this machine's name: ":" in the joblog */
 
 	/* held entries by seq: open addressing, linear probing */
 	struct held **tab;
@@ -493,13 +494,15 @@ joblog_exitval(const struct pr_record *r)
 }
 
 static int
-joblog_line(struct pr_buf *b, const struct pr_record *r, uint64_t received)
+joblog_line(struct pr_buf *b, const struct pr_record *r, uint64_t received,
+    const char *localhost)
 {
 	const char *host = r->host;
 	size_t start;
 	int rc;
 
-	if (host == NULL || host[0] == '\0')
+	if (host == NULL || host[0] == '\0' || strcmp(host, "localhost") == 0 ||
+	    (localhost[0] != '\0' && strcmp(host, localhost) == 0))
 		host = ":";
 #define ADD(e) do { if (rc == 0) rc = (e); } while (0)
 	rc = pr_buf_add_u64(b, r->seq);
@@ -950,7 +953,7 @@ emit(struct pr_output *o, struct held *h, const struct pr_record *r,
 
 		jr.status = status;
 		pr_buf_reset(b);
-		if (joblog_line(b, &jr, received) < 0)
+		if (joblog_line(b, &jr, received, o->localhost) < 0)
 			keep_err(&rc, pr_err(eb, -ENOMEM, "out of memory"));
 		else
 			keep_err(&rc, sink_put(o, o->log, b->data, b->len,
@@ -1253,6 +1256,8 @@ pr_output_open(struct pr_output **op, const struct pr_output_opts *oo,
 	pr_buf_init(&o->serr, 0);
 	pr_buf_init(&o->tmp, 0);
 	o->out_to_tty_ok = true;
+	if (gethostname(o->localhost, sizeof(o->localhost) - 1) < 0)
+		o->localhost[0] = '\0';
 
 	dir = oo->spill_dir;
 	if (dir == NULL || dir[0] == '\0')

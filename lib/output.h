@@ -64,7 +64,8 @@
  *
  * Joblog (--joblog): GNU parallel's TSV columns
  *	Seq Host Starttime JobRuntime Send Receive Exitval Signal Command
- * Host ":" for local (host NULL, "" or ":"); Starttime "%.3f"; JobRuntime
+ * Host ":" for local (host NULL, "", ":", "localhost" or this machine's
+ * name, as GNU parallel writes it); Starttime "%.3f"; JobRuntime
  * "%10.3f"; Send is bytes_sent; Receive the bytes of stdout and stderr;
  * Exitval is the exit code, 0 for a task killed by a signal, -1 for a
  * timeout and for tasks that did not run (as GNU parallel); newlines in

@@ -822,7 +822,7 @@ TEST(output_joblog_format)
 	struct pr_output_opts oo;
 	struct pr_output *o;
 	struct pr_record r;
-	char *s;
+	char *s, host[256] = "";
 	size_t n;
 	static const char want[] =
 	    "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\t"
@@ -876,11 +876,15 @@ TEST(output_joblog_format)
 	oo.append = true;
 	o = open_out(&oo);
 	rec_init(&r, 6, "6", NULL, NULL);
+	ASSERT_OK(gethostname(host, sizeof(host) - 1));
+	r.host = host;		/* this machine is local too */
 	record(o, &r);
 	close_out(o);
 	s = slurp(tpath("joblog"), &n);
 	ASSERT_EQ(n, sizeof(want) - 1 + strlen("6\t:\t1700000000.250\t"
 	    "     0.500\t0\t0\t0\t0\techo x\n"));
+	ASSERT_STR_EQ(s + sizeof(want) - 1, "6\t:\t1700000000.250\t"
+	    "     0.500\t0\t0\t0\t0\techo x\n");
 	free(s);
 }
 
