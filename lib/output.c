@@ -36,7 +36,7 @@
 
 #define SINK_MAX	(64 * 1024)	/* buffer flushed past this */
 #define IO_PIECE	(64 * 1024)	/* spill read-back unit */
-#define HELD_COST	128		/* bookkeeping bytes per held entry */
+#define HELD_COST	128		/* bookkeeping bytes per entry */
 #define MAX_AHEAD	((uint64_t)1 << 30)	/* seqs ahead of next */
 #define PART_MAX	(64 * 1024)	/* longest line held back whole */
 
@@ -140,7 +140,7 @@ pr_output_opts_init(struct pr_output_opts *oo)
 	oo->first_seq = PR_OUTPUT_FIRST_SEQ;
 }
 
-/* ---- writing -------------------------------------------------------------- */
+/* ---- writing ---------------------------------------------------------- */
 
 static int
 write_all(struct pr_output *o, int fd, const char *p, size_t n)
@@ -289,7 +289,7 @@ put_output(struct pr_output *o, struct sink *s, const char *tag,
 	return rc;
 }
 
-/* ---- strings for JSON ------------------------------------------------------ */
+/* ---- strings for JSON ------------------------------------------------- */
 
 /* A C string as a JSON string; invalid UTF-8 becomes U+FFFD. */
 static int
@@ -370,7 +370,7 @@ add_metrics(struct pr_buf *b, const char *extra)
 	return 0;
 }
 
-/* ---- results and joblog lines ------------------------------------------------ */
+/* ---- results and joblog lines ----------------------------------------- */
 
 /*
  * v with `decimals` digits after the point (rounded), right-aligned in
@@ -534,7 +534,7 @@ joblog_line(struct pr_buf *b, const struct pr_record *r, uint64_t received,
 	return pr_buf_addc(b, '\n');
 }
 
-/* ---- held entries ------------------------------------------------------------- */
+/* ---- held entries ----------------------------------------------------- */
 
 static size_t
 slot_of(const struct pr_output *o, uint64_t seq)
@@ -563,7 +563,7 @@ held_insert(struct pr_output *o, struct held *h)
 	size_t i;
 
 	if ((o->tabn + 1) * 2 > o->tabcap) {
-		size_t ncap = o->tabcap ? o->tabcap * 2 : 16, oldcap = o->tabcap;
+		size_t oldcap = o->tabcap, ncap = oldcap ? oldcap * 2 : 16;
 		struct held **old = o->tab, **nt;
 
 		nt = calloc(ncap, sizeof(*nt));
@@ -803,7 +803,7 @@ seg_read(struct pr_output *o, const struct seg *s, size_t at, size_t *got)
 	return 0;
 }
 
-/* ---- emitting ------------------------------------------------------------------ */
+/* ---- emitting --------------------------------------------------------- */
 
 static struct sink *
 stream_sink(struct pr_output *o, int stream)
@@ -971,7 +971,7 @@ emit(struct pr_output *o, struct held *h, const struct pr_record *r,
 	return rc;
 }
 
-/* ---- seq bookkeeping without keep_order ----------------------------------------- */
+/* ---- seq bookkeeping without keep_order ------------------------------- */
 
 static bool
 bit_get(const struct pr_output *o, uint64_t seq)
@@ -1037,7 +1037,7 @@ already_written(const struct pr_output *o, uint64_t seq)
 	return seq - o->next < o->nbits && bit_get(o, seq);
 }
 
-/* ---- keep_order --------------------------------------------------------------- */
+/* ---- keep_order ------------------------------------------------------- */
 
 /* The head of the order has no record yet: with line_buffer its chunks
  * go out now and later ones at once. */
@@ -1174,7 +1174,7 @@ hold_record(struct pr_output *o, struct held *h, const struct pr_record *r)
 	return 0;
 }
 
-/* ---- public ---------------------------------------------------------------------- */
+/* ---- public ----------------------------------------------------------- */
 
 static int
 open_file(const char *path, bool append, struct pr_errbuf *eb, bool *empty)
@@ -1602,7 +1602,7 @@ pr_output_close(struct pr_output *o, struct pr_errbuf *eb)
 	return rc;
 }
 
-/* ---- --value ------------------------------------------------------------------- */
+/* ---- --value ---------------------------------------------------------- */
 
 static bool
 is_blank(char c)

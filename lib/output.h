@@ -6,10 +6,10 @@
  * loop thread:
  *
  *	struct pr_output_opts oo;
- *	pr_output_opts_init(&oo);		defaults: fds 1 and 2, grouped
+ *	pr_output_opts_init(&oo);	defaults: fds 1 and 2, grouped
  *	oo.keep_order = true; oo.results = "r.jsonl"; ...
  *	pr_output_open(&o, &oo, eb);
- *	  per chunk of a running task:	pr_output_chunk()	(optional)
+ *	  per chunk of a running task:	pr_output_chunk() (optional)
  *	  per final record:		pr_output_record()
  *	  once per loop iteration:	pr_output_flush()
  *	pr_output_close(o, eb);
@@ -55,10 +55,12 @@
  * exit, signal, host and worker are null when there is none (exit -1,
  * signal 0, host NULL, worker 0); value only when there is one, error only
  * when set.  start and elapsed are seconds to the microsecond; value is
- * written so that it reads back as the same double.  Output that is not valid UTF-8 or holds NUL bytes goes base64
- * in the *_b64 member; other strings (id, host, error) have bad bytes
- * replaced by U+FFFD, so every line is valid JSON.  stdout/stderr hold the
- * task's whole output, chunks written earlier by line_buffer included.
+ * written so that it reads back as the same double.  Output that is not
+ * valid UTF-8 or holds NUL bytes goes base64 in the *_b64 member; other
+ * strings (id, host, error) have bad bytes replaced by U+FFFD, so every
+ * line is valid JSON (the line is built in memory, output included).
+ * stdout/stderr hold the task's whole output, chunks written earlier by
+ * line_buffer included.
  * Files are created 0600 with O_NOFOLLOW and truncated (appended to with
  * append, for --resume).
  *
@@ -94,7 +96,7 @@
 #include "err.h"
 #include "proto.h"
 
-#define PR_OUTPUT_FIRST_SEQ	1		/* seqs are 1-based, as {#} */
+#define PR_OUTPUT_FIRST_SEQ	1		/* 1-based, as {#} */
 #define PR_OUTPUT_HOLD_MAX	(64u << 20)	/* default hold_max */
 
 struct pr_progress;
@@ -117,7 +119,7 @@ struct pr_output_opts {
 	const char *spill_dir;		/* NULL: $TMPDIR, else /tmp */
 	size_t hold_max;		/* bytes held in memory; 0: default */
 	uint64_t first_seq;		/* PR_OUTPUT_FIRST_SEQ */
-	struct pr_progress *progress;	/* cleared before output; or NULL */
+	struct pr_progress *progress;	/* cleared before writing; NULL */
 	pr_output_write_fn write_fn;	/* NULL: write(2) */
 	void *write_arg;
 };

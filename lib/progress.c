@@ -195,6 +195,7 @@ format_workers(struct pr_buf *b, const struct pr_progress_state *st,
 	int rc = 0;
 
 	for (size_t i = 0; i < st->nworkers && rc == 0; i++) {
+		size_t used = b->len - line_start;
 		int n = snprintf(item, sizeof(item), "%s%zu:%llu/%llu",
 		    i == 0 ? "  " : " ", i + 1,
 		    (unsigned long long)st->workers[i].running,
@@ -203,9 +204,9 @@ format_workers(struct pr_buf *b, const struct pr_progress_state *st,
 		if (n < 0)
 			return -EINVAL;
 		/* leave room for " ..." when this one does not fit */
-		if (width > 0 && b->len - line_start + (size_t)n + 4 > width - 1 &&
+		if (width > 0 && used + (size_t)n + 4 > width - 1 &&
 		    i + 1 < st->nworkers) {
-			if (b->len - line_start + 4 <= width - 1)
+			if (used + 4 <= width - 1)
 				rc = pr_buf_adds(b, " ...");
 			break;
 		}
@@ -236,7 +237,7 @@ pr_progress_format(struct pr_buf *b, unsigned mode,
 	return 0;
 }
 
-/* ---- the drawn line ---------------------------------------------------------- */
+/* ---- the drawn line --------------------------------------------------- */
 
 int
 pr_progress_new(struct pr_progress **pp, const struct pr_progress_opts *po,

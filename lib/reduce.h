@@ -7,7 +7,8 @@
  *	min max	smallest, largest (NaN values are ignored)
  *	mean	compensated sum / count
  *	count	ok tasks (whether or not they carry a value)
- *	concat	the values as text (shortest form that reads back the same),
+ *	concat	the values as text (the shortest form that reads back
+ *		the same),
  *		one per line, in seq order; stdout of tasks is not joined
  *		(use -k for that)
  *

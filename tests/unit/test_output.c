@@ -17,7 +17,7 @@
 #include "output.h"
 #include "progress.h"
 
-/* ---- helpers ------------------------------------------------------------- */
+/* ---- helpers ---------------------------------------------------------- */
 
 static char tmpdir[64];
 
@@ -181,7 +181,7 @@ parse_lines(const char *text, cJSON **items, size_t max)
 	return n;
 }
 
-/* ---- grouping and tags ------------------------------------------------------ */
+/* ---- grouping and tags ------------------------------------------------ */
 
 TEST(output_grouped_not_interleaved)
 {
@@ -261,9 +261,9 @@ TEST(output_tag_prefix)
 	rec_init(&r, 1, "1", "x\ny", "warn\n");
 	r.tag = "a";
 	record(o, &r);
-	rec_init(&r, 2, "t2", "p\n\nq\n", NULL);	/* tag falls back to id */
+	rec_init(&r, 2, "t2", "p\n\nq\n", NULL);	/* tag: the id */
 	record(o, &r);
-	rec_init(&r, 3, "3", "", "");			/* nothing at all */
+	rec_init(&r, 3, "3", "", "");		/* nothing at all */
 	r.tag = "c";
 	record(o, &r);
 	close_out(o);
@@ -304,7 +304,7 @@ TEST(output_quiet_writes_only_records)
 	free(s);
 }
 
-/* ---- keep_order ------------------------------------------------------------------ */
+/* ---- keep_order ------------------------------------------------------- */
 
 static void
 keep_order_run(uint64_t *order, size_t n, size_t hold_max, bool check_held)
@@ -472,7 +472,7 @@ spill_failure_run(const char *spill_dir, pr_output_write_fn fn, void *arg,
 	oo.write_arg = arg;
 	o = open_out(&oo);
 	rec_init(&r, 2, "two", "this output cannot be held\n", NULL);
-	record(o, &r);		/* accepted: the failure is in the record */
+	record(o, &r);	/* accepted: the failure is in the record */
 	rec_init(&r, 1, "one", "first\n", NULL);
 	record(o, &r);
 	pr_output_get_stats(o, &st);
@@ -525,7 +525,7 @@ TEST(output_spill_write_fails)
 	spill_failure_run(tdir(), enospc_write, NULL, "no space");
 }
 
-/* ---- results -------------------------------------------------------------------------- */
+/* ---- results ---------------------------------------------------------- */
 
 static const char *const result_keys[] = {
 	"id", "seq", "status", "exit", "signal", "attempts", "host", "worker",
@@ -815,7 +815,7 @@ TEST(output_results_keep_order_lines)
 	free(s);
 }
 
-/* ---- joblog ----------------------------------------------------------------------------- */
+/* ---- joblog ----------------------------------------------------------- */
 
 TEST(output_joblog_format)
 {
@@ -888,7 +888,7 @@ TEST(output_joblog_format)
 	free(s);
 }
 
-/* ---- line buffering --------------------------------------------------------------------- */
+/* ---- line buffering --------------------------------------------------- */
 
 TEST(output_line_buffer)
 {
@@ -1062,7 +1062,7 @@ TEST(output_discard_before_retry)
 	free(s);
 }
 
-/* ---- seq tracking without keep_order ------------------------------------------------------- */
+/* ---- seq tracking without keep_order ---------------------------------- */
 
 TEST(output_next_seq_unordered)
 {
@@ -1088,7 +1088,7 @@ TEST(output_next_seq_unordered)
 	close_out(o);
 }
 
-/* ---- write errors and non-blocking fds -------------------------------------------------------- */
+/* ---- write errors and non-blocking fds -------------------------------- */
 
 TEST(output_epipe_reported_once)
 {
@@ -1176,7 +1176,7 @@ TEST(output_nonblocking_pipe)
 	free(big);
 }
 
-/* ---- progress is cleared before task output ----------------------------------------------------- */
+/* ---- progress is cleared before task output --------------------------- */
 
 TEST(output_clears_progress)
 {
@@ -1208,7 +1208,7 @@ TEST(output_clears_progress)
 	pr_progress_free(p);
 }
 
-/* ---- --value ------------------------------------------------------------------------------------- */
+/* ---- --value ---------------------------------------------------------- */
 
 TEST(output_value_parse)
 {
@@ -1274,7 +1274,7 @@ TEST(output_parse_value_option)
 	free(s);
 }
 
-/* ---- randomized: every mode against a model ------------------------------------------------ */
+/* ---- randomized: every mode against a model --------------------------- */
 
 static uint64_t fz_state;
 
