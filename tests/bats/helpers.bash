@@ -251,7 +251,7 @@ _harness_need() {
 		echo "CI=true: $reason; not skipping" >&2
 		return 1
 	fi
-	export HARNESS_SKIP=$reason
+	export HARNESS_SKIP=${HARNESS_SKIP:-$reason}
 	return 2
 }
 
