@@ -92,7 +92,7 @@ chol_run(const cJSON *params, struct pr_kctx *ctx)
 	x = s->x.p;
 	z = s->z.p;
 	pr_kfill_double(x, n * n, ctx->seed,
-	    pr_rng_key(ctx->task_id, strlen(ctx->task_id)), nth);
+	    pr_kstream(ctx), nth);
 	openblas_set_num_threads(nth);
 	t0 = pr_ktime();
 	cblas_dsyrk(PR_CBLAS_COL_MAJOR, PR_CBLAS_UPPER, PR_CBLAS_TRANS, (int)n,
@@ -115,11 +115,9 @@ chol_run(const cJSON *params, struct pr_kctx *ctx)
 	 * dpotrf: n^3/3 + n^2/2 + n/6 */
 	dn = (double)n;
 	flops = dn * dn * (dn + 1) + dn * dn * dn / 3 + dn * dn / 2 + dn / 6;
-	rc = pr_buf_addf(ctx->extra, "\"seconds\":%.9g,\"gflops\":%.6g,"
+	return pr_kmetrics(ctx, "chol", "\"seconds\":%.9g,\"gflops\":%.6g,"
 	    "\"threads\":%d", t1 - t0, t1 > t0 ? flops / (t1 - t0) * 1e-9 :
 	    0.0, nth);
-	return rc < 0 ? pr_err(ctx->eb, rc, "kernel 'chol': %s",
-	    pr_strerror(rc)) : 0;
 }
 
 const struct pr_kernel pr_kernel_chol = {

@@ -109,7 +109,7 @@ map_run(const cJSON *params, struct pr_kctx *ctx)
 	j.x = s->x.p;
 	j.part = s->part.p;
 	pr_kfill_double(j.x, j.n, ctx->seed,
-	    pr_rng_key(ctx->task_id, strlen(ctx->task_id)), nth);
+	    pr_kstream(ctx), nth);
 	if (j.nblk < 16)
 		nth = 1;
 	t0 = pr_ktime();
@@ -121,10 +121,8 @@ map_run(const cJSON *params, struct pr_kctx *ctx)
 	t1 = pr_ktime();
 	ctx->has_value = true;
 	ctx->value = pr_ksum_value(&tot);
-	rc = pr_buf_addf(ctx->extra, "\"seconds\":%.9g,\"threads\":%d",
+	return pr_kmetrics(ctx, "map", "\"seconds\":%.9g,\"threads\":%d",
 	    t1 - t0, used);
-	return rc < 0 ? pr_err(ctx->eb, rc, "kernel 'map': %s",
-	    pr_strerror(rc)) : 0;
 }
 
 const struct pr_kernel pr_kernel_map = {

@@ -103,12 +103,8 @@ to_double(u128 k)
 static int
 add_metrics(struct pr_kctx *ctx, uint64_t count, double secs)
 {
-	int rc;
-
-	rc = pr_buf_addf(ctx->extra, "\"count\":%" PRIu64 ",\"seconds\":%.9g",
-	    count, secs);
-	return rc < 0 ? pr_err(ctx->eb, rc, "kernel 'randsum': %s",
-	    pr_strerror(rc)) : 0;
+	return pr_kmetrics(ctx, "randsum", "\"count\":%" PRIu64
+	    ",\"seconds\":%.9g", count, secs);
 }
 
 static int
@@ -132,8 +128,7 @@ randsum_run(const cJSON *params, struct pr_kctx *ctx)
 		if (rc < 0)
 			return rc;
 		t0 = pr_ktime();
-		tot = sum_run(ctx->seed, pr_rng_key(ctx->task_id,
-		    strlen(ctx->task_id)), 0, (uint64_t)n);
+		tot = sum_run(ctx->seed, pr_kstream(ctx), 0, (uint64_t)n);
 		ctx->has_value = true;
 		ctx->value = to_double(tot);
 		return add_metrics(ctx, (uint64_t)n, pr_ktime() - t0);

@@ -382,7 +382,7 @@ sort_run(const cJSON *params, struct pr_kctx *ctx)
 		return pr_err(ctx->eb, -ENOMEM, "kernel 'sort': cannot map "
 		    "%zu MiB for n=%" PRId64, 2 * bytes >> 20, n);
 	pr_kfill_double(s->x.p, (size_t)n, ctx->seed,
-	    pr_rng_key(ctx->task_id, strlen(ctx->task_id)), nth);
+	    pr_kstream(ctx), nth);
 	t0 = pr_ktime();
 	used = pr_sort_doubles(s->x.p, s->tmp.p, (size_t)n, nth);
 	t1 = pr_ktime();
@@ -393,10 +393,8 @@ sort_run(const cJSON *params, struct pr_kctx *ctx)
 		    "is not sorted");
 	ctx->has_value = true;
 	ctx->value = ((double *)s->x.p)[((size_t)n - 1) / 2];
-	rc = pr_buf_addf(ctx->extra, "\"seconds\":%.9g,\"threads\":%d",
+	return pr_kmetrics(ctx, "sort", "\"seconds\":%.9g,\"threads\":%d",
 	    t1 - t0, used);
-	return rc < 0 ? pr_err(ctx->eb, rc, "kernel 'sort': %s",
-	    pr_strerror(rc)) : 0;
 }
 
 const struct pr_kernel pr_kernel_sort = {

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,31 @@ pr_ktime(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+uint64_t
+pr_kstream(const struct pr_kctx *ctx)
+{
+	const char *id = ctx->task_id != NULL ? ctx->task_id : "";
+
+	return pr_rng_key(id, strlen(id));
+}
+
+int
+pr_kmetrics(struct pr_kctx *ctx, const char *kernel, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	if (ctx->extra == NULL)
+		return 0;
+	va_start(ap, fmt);
+	rc = pr_buf_vaddf(ctx->extra, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return pr_err(ctx->eb, rc, "kernel '%s': cannot add metrics: %s",
+		    kernel, pr_strerror(rc));
+	return 0;
 }
 
 int

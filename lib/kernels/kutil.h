@@ -52,8 +52,16 @@ size_t pr_kmem_available(void);
 int pr_kmem_check(size_t more, const char *kernel, const char *param,
     struct pr_errbuf *eb);
 
+/* The stream key of the task: FNV-1a of ctx->task_id ("" when NULL). */
+uint64_t pr_kstream(const struct pr_kctx *ctx);
+
 /* Monotonic seconds. */
 double pr_ktime(void);
+
+/* Append metrics (JSON members, printf format) to ctx->extra when there is
+ * one.  0, or a negative code with ctx->eb filled. */
+int pr_kmetrics(struct pr_kctx *ctx, const char *kernel, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
 
 /* Threads a kernel may use: ctx->threads clamped to [1, PR_KTEAM_MAX],
  * or the optional "threads" parameter (checked, same bounds). */
