@@ -213,7 +213,8 @@ pr_framer_feed(struct pr_framer *f, char *data, size_t n, pr_frame_cb cb,
 
 		lf = memchr(p, '\n', (size_t)(end - p));
 		take = (size_t)((lf != NULL ? lf : end) - p);
-		if (take > rawcap - f->tail.len) {
+		/* (the cap may have been lowered since the tail began) */
+		if (f->tail.len > rawcap || take > rawcap - f->tail.len) {
 			if (f->tail.len < f->max_line) {
 				rc = pr_buf_add(&f->tail, p,
 				    f->max_line - f->tail.len);

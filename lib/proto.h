@@ -106,7 +106,8 @@ struct pr_framer {
 };
 
 /* max_line 0 means no cap.  The cap counts the bytes before the LF, not
- * counting a CR that strip_cr drops.  Set strip_cr after init. */
+ * counting a CR that strip_cr drops.  Set strip_cr after init; both may
+ * be changed between feeds (say, after the handshake). */
 void pr_framer_init(struct pr_framer *f, size_t max_line);
 /* Frees the tail; the counters stay readable. */
 void pr_framer_release(struct pr_framer *f);
@@ -214,7 +215,7 @@ int pr_msg_tasks(struct pr_buf *b, const struct pr_task_ref *t, size_t n);
 struct pr_task_msg {
 	uint64_t seq;
 	int attempt;
-	const char *id;
+	const char *id;			/* NULL when absent: key by seq */
 	enum pr_task_kind kind;
 	const cJSON *argv;		/* non-empty array of strings */
 	const char *sh;

@@ -466,6 +466,28 @@ TEST(proto_framer_callback_stops)
 	col_free(&c);
 }
 
+TEST(proto_framer_cap_lowered_mid_line)
+{
+	struct pr_framer f;
+	struct col c = {0};
+
+	pr_framer_init(&f, 100);
+	c.f = &f;
+	ASSERT_OK(feed(&f, &c, "0123456789", 10));
+	f.max_line = 4;
+	ASSERT_OK(feed(&f, &c, "ab", 2));
+	ASSERT_EQ(c.n, 1);
+	ASSERT_EQ(c.r[0].err, PR_ETOOBIG);
+	ASSERT_STR_EQ(c.r[0].line, "0123");
+	ASSERT(f.skipping);
+	ASSERT_OK(feed(&f, &c, "\nok\n", 4));
+	ASSERT_EQ(c.n, 2);
+	ASSERT_STR_EQ(c.r[1].line, "ok");
+	ASSERT_EQ(c.r[1].offset, 13);
+	pr_framer_release(&f);
+	col_free(&c);
+}
+
 TEST(proto_framer_nul_and_empty_feeds)
 {
 	struct pr_framer f;
@@ -857,8 +879,8 @@ TEST(proto_task)
 		{.seq = 7, .attempt = 1,
 		 .body = "\"id\":\"t7\",\"argv\":[\"echo\",\"hi\"]",
 		 .bodylen = 30},
-		{.seq = 8, .attempt = 2, .body = "\"sh\":\"true\"",
-		 .bodylen = 11},
+		{.seq = 8, .attempt = 2, .body = "\"id\":\"8\",\"sh\":\"true\"",
+		 .bodylen = 20},
 	};
 	struct pr_task_msg t;
 	struct pr_buf b;
@@ -889,7 +911,7 @@ TEST(proto_task)
 	ASSERT_OK(pr_msg_tasks(&b, refs, 2));
 	ASSERT_STR_EQ(b.data, "{\"type\":\"tasks\",\"tasks\":[{\"seq\":7,"
 	    "\"attempt\":1,\"id\":\"t7\",\"argv\":[\"echo\",\"hi\"]},"
-	    "{\"seq\":8,\"attempt\":2,\"sh\":\"true\"}]}\n");
+	    "{\"seq\":8,\"attempt\":2,\"id\":\"8\",\"sh\":\"true\"}]}\n");
 	root = parse_ok(b.data, PR_MSG_TASKS);
 	ASSERT_OK(pr_batch_decode(root, PR_MSG_TASKS, &it, &n, NULL));
 	ASSERT_EQ(n, 2);
@@ -898,7 +920,16 @@ TEST(proto_task)
 	ASSERT_OK(pr_task_decode(it->next, &t, NULL));
 	ASSERT_EQ(t.kind, PR_KIND_SH);
 	ASSERT_STR_EQ(t.sh, "true");
-	ASSERT(t.id == NULL);
+	ASSERT_STR_EQ(t.id, "8");
+	/* id is optional on the wire */
+	{
+		cJSON *j = parse_ok("{\"type\":\"task\",\"seq\":3,"
+		    "\"attempt\":1,\"sh\":\"x\"}", PR_MSG_TASK);
+
+		ASSERT_OK(pr_task_decode(j, &t, NULL));
+		ASSERT(t.id == NULL);
+		cJSON_Delete(j);
+	}
 	ASSERT(it->next->next == NULL);
 	cJSON_Delete(root);
 
@@ -968,48 +999,48 @@ TEST(proto_task_bad)
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":0,"
 	    "\"sh\":\"x\"}", PR_MSG_TASK,
 	    "field 'attempt' must be a positive integer");
-	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1}",
+	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"id\":\"x\"}",
 	    PR_MSG_TASK, "task needs one of 'argv', 'sh' or 'kernel'");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"sh\":\"x\",\"argv\":[\"y\"]}", PR_MSG_TASK,
+	    "\"id\":\"i\",\"sh\":\"x\",\"argv\":[\"y\"]}", PR_MSG_TASK,
 	    "task has more than one of 'argv', 'sh' and 'kernel'");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"argv\":[]}", PR_MSG_TASK,
+	    "\"id\":\"i\",\"argv\":[]}", PR_MSG_TASK,
 	    "field 'argv' must be a non-empty array of strings");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"argv\":[\"a\",1]}", PR_MSG_TASK,
+	    "\"id\":\"i\",\"argv\":[\"a\",1]}", PR_MSG_TASK,
 	    "field 'argv' must be a non-empty array of strings");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"argv\":\"ls\"}", PR_MSG_TASK,
+	    "\"id\":\"i\",\"argv\":\"ls\"}", PR_MSG_TASK,
 	    "field 'argv' must be a non-empty array of strings");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"sh\":[\"x\"]}", PR_MSG_TASK, "field 'sh' must be a string");
+	    "\"id\":\"i\",\"sh\":[\"x\"]}", PR_MSG_TASK, "field 'sh' must be a string");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"kernel\":\"k\",\"params\":[1]}", PR_MSG_TASK,
+	    "\"id\":\"i\",\"kernel\":\"k\",\"params\":[1]}", PR_MSG_TASK,
 	    "field 'params' must be an object");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"sh\":\"x\",\"env\":{\"A\":1}}", PR_MSG_TASK,
+	    "\"id\":\"i\",\"sh\":\"x\",\"env\":{\"A\":1}}", PR_MSG_TASK,
 	    "field 'env' must be an object of strings (names without '=')");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"sh\":\"x\",\"env\":{\"A=B\":\"1\"}}", PR_MSG_TASK,
+	    "\"id\":\"i\",\"sh\":\"x\",\"env\":{\"A=B\":\"1\"}}", PR_MSG_TASK,
 	    "field 'env' must be an object of strings (names without '=')");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"sh\":\"x\",\"env\":[\"A=1\"]}", PR_MSG_TASK,
+	    "\"id\":\"i\",\"sh\":\"x\",\"env\":[\"A=1\"]}", PR_MSG_TASK,
 	    "field 'env' must be an object of strings (names without '=')");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"sh\":\"x\",\"timeout_ms\":-1}", PR_MSG_TASK,
+	    "\"id\":\"i\",\"sh\":\"x\",\"timeout_ms\":-1}", PR_MSG_TASK,
 	    "field 'timeout_ms' must be a non-negative integer");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"sh\":\"x\",\"cwd\":false}", PR_MSG_TASK,
+	    "\"id\":\"i\",\"sh\":\"x\",\"cwd\":false}", PR_MSG_TASK,
 	    "field 'cwd' must be a string");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
 	    "\"sh\":\"x\",\"id\":7}", PR_MSG_TASK,
 	    "field 'id' must be a string");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"sh\":\"x\",\"seed\":-1}", PR_MSG_TASK,
+	    "\"id\":\"i\",\"sh\":\"x\",\"seed\":-1}", PR_MSG_TASK,
 	    "field 'seed' must be an integer in 0..18446744073709551615");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"sh\":\"x\",\"threads\":100000}", PR_MSG_TASK,
+	    "\"id\":\"i\",\"sh\":\"x\",\"threads\":100000}", PR_MSG_TASK,
 	    "field 'threads' must be an integer in 0..65536");
 	decode_fails("{\"type\":\"tasks\",\"tasks\":[]}", PR_MSG_TASKS,
 	    "field 'tasks' must be a non-empty array");
@@ -1018,7 +1049,8 @@ TEST(proto_task_bad)
 	decode_fails("{\"type\":\"tasks\",\"tasks\":[1]}", PR_MSG_TASKS,
 	    "task is not an object");
 	decode_fails("{\"type\":\"tasks\",\"tasks\":[{\"seq\":1,"
-	    "\"attempt\":1,\"sh\":\"a\"},{\"seq\":2,\"attempt\":1}]}",
+	    "\"attempt\":1,\"id\":\"a\",\"sh\":\"a\"},{\"seq\":2,"
+	    "\"attempt\":1,\"id\":\"b\"}]}",
 	    PR_MSG_TASKS, "task needs one of 'argv', 'sh' or 'kernel'");
 }
 
@@ -1028,13 +1060,13 @@ TEST(proto_seq_limits)
 	cJSON *root;
 
 	root = parse_ok("{\"type\":\"task\",\"seq\":1.0,\"attempt\":1e0,"
-	    "\"sh\":\"x\"}", PR_MSG_TASK);
+	    "\"id\":\"1\",\"sh\":\"x\"}", PR_MSG_TASK);
 	ASSERT_OK(pr_task_decode(root, &t, NULL));
 	ASSERT_U64_EQ(t.seq, 1);
 	ASSERT_EQ(t.attempt, 1);
 	cJSON_Delete(root);
 	root = parse_ok("{\"type\":\"task\",\"seq\":9007199254740991,"
-	    "\"attempt\":2147483647,\"sh\":\"x\"}", PR_MSG_TASK);
+	    "\"attempt\":2147483647,\"id\":\"1\",\"sh\":\"x\"}", PR_MSG_TASK);
 	ASSERT_OK(pr_task_decode(root, &t, NULL));
 	ASSERT_U64_EQ(t.seq, 9007199254740991ull);
 	ASSERT_EQ(t.attempt, 2147483647);
@@ -1390,12 +1422,12 @@ TEST(proto_control)
 	cJSON_Delete(root);
 
 	pr_buf_reset(&b);
-	ASSERT_OK(pr_msg_error(&b, "unknown_type", "no such type 'x'", false));
-	ASSERT_STR_EQ(b.data, "{\"type\":\"error\",\"code\":\"unknown_type\","
+	ASSERT_OK(pr_msg_error(&b, "unknown-type", "no such type 'x'", false));
+	ASSERT_STR_EQ(b.data, "{\"type\":\"error\",\"code\":\"unknown-type\","
 	    "\"msg\":\"no such type 'x'\",\"fatal\":false}\n");
 	root = parse_ok(b.data, PR_MSG_ERROR);
 	ASSERT_OK(pr_error_decode(root, &code, &msg, &fatal, NULL));
-	ASSERT_STR_EQ(code, "unknown_type");
+	ASSERT_STR_EQ(code, "unknown-type");
 	ASSERT_STR_EQ(msg, "no such type 'x'");
 	ASSERT(!fatal);
 	cJSON_Delete(root);
