@@ -1,0 +1,620 @@
+/*
+ * exec.c - command tasks of parrun-worker (see worker.h).
+ *
+ * A command runs in its own session (UV_PROCESS_DETACHED: setsid in the
+ * child), so its process group is its pid and a timeout or cancel can
+ * signal everything it started: TERM to the group, KILL to the group
+ * after a grace period.  stdin is /dev/null; stdout and stderr are fresh
+ * pipes read straight into per-stream buffers (no copy).  Up to W.chunk
+ * bytes per stream stay in memory for the result; beyond that they go
+ * out as "output" messages of at most W.chunk bytes, in order, so the
+ * coordinator can rebuild the exact bytes.  With stream_output the
+ * complete lines go out as soon as they arrive.
+ *
+ * The result is reported only when the process has exited AND both pipes
+ * are at EOF (a background child may keep them open), and the task is
+ * handed on only after every handle's close callback has run: handles
+ * and buffers are freed only then (libuv rules).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "worker.h"
+
+#define READ_ROOM	(64 * 1024)	/* room offered to each read */
+
+struct w_exec {
+	struct w_task *t;
+	struct w_slot *slot;
+	uv_process_t proc;
+	uv_pipe_t pipe[2];		/* stdout, stderr */
+	uv_timer_t timer;		/* timeout, then TERM -> KILL */
+	struct pr_buf buf[2];
+	bool eof[2];
+	bool reading[2];
+	bool spawned;
+	bool exited;
+	bool finished;			/* exited and both EOF: closing */
+	int nopen;			/* handles whose close_cb is due */
+	int64_t exit_status;
+	int term_signal;
+	int pid;
+	int kill_stage;			/* 0 none, 1 TERM sent, 2 KILL sent */
+	enum pr_status reason;		/* PR_ST_OK: not killed by us */
+	uint64_t t0;			/* uv_hrtime at spawn */
+};
+
+static int
+idx_of(const struct w_exec *e, const uv_handle_t *h)
+{
+	return h == (const uv_handle_t *)&e->pipe[1] ? 1 : 0;
+}
+
+/* ---- environment -------------------------------------------------------- */
+
+struct envb {
+	struct pr_buf arena;		/* "K=V\0" strings */
+	size_t *off;			/* offsets of the additions */
+	size_t n, cap;
+};
+
+static int
+env_add(struct envb *eb, const char *k, const char *v)
+{
+	int rc;
+
+	if (eb->n == eb->cap) {
+		size_t cap = eb->cap ? eb->cap * 2 : 32;
+		size_t *p = realloc(eb->off, cap * sizeof(*p));
+
+		if (p == NULL)
+			return -ENOMEM;
+		eb->off = p;
+		eb->cap = cap;
+	}
+	eb->off[eb->n] = eb->arena.len;
+	if ((rc = pr_buf_adds(&eb->arena, k)) < 0 ||
+	    (rc = pr_buf_addc(&eb->arena, '=')) < 0 ||
+	    (rc = pr_buf_adds(&eb->arena, v)) < 0 ||
+	    (rc = pr_buf_add(&eb->arena, "", 1)) < 0)
+		return rc;
+	eb->n++;
+	return 0;
+}
+
+static int
+env_addu(struct envb *eb, const char *k, uint64_t v)
+{
+	char tmp[24];
+
+	snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
+	return env_add(eb, k, tmp);
+}
+
+static bool
+same_key(const char *a, const char *b)
+{
+	while (*a != '\0' && *a != '=' && *a == *b) {
+		a++;
+		b++;
+	}
+	return (*a == '=' || *a == '\0') && (*b == '=' || *b == '\0');
+}
+
+/*
+ * The child's environment: the worker's own, then the thread budget,
+ * then the task's "env", then the PARRUN_* variables; a later entry
+ * replaces an earlier one with the same name.  *envp (free it) points
+ * into W.base_env and eb->arena.
+ */
+static int
+build_env(struct w_task *t, struct w_slot *s, struct envb *eb, char ***envp)
+{
+	const cJSON *it;
+	char **v;
+	size_t i, j, n;
+	int threads = t->m.threads > 0 ? t->m.threads : W.threads;
+	int rc = 0;
+
+	*envp = NULL;
+	if (threads > 0) {
+		if ((rc = env_addu(eb, "OMP_NUM_THREADS", (uint64_t)threads)) < 0 ||
+		    (rc = env_addu(eb, "OPENBLAS_NUM_THREADS",
+		    (uint64_t)threads)) < 0 ||
+		    (rc = env_addu(eb, "MKL_NUM_THREADS", (uint64_t)threads)) < 0)
+			return rc;
+	}
+	if (t->m.env != NULL)
+		for (it = t->m.env->child; it != NULL; it = it->next)
+			if ((rc = env_add(eb, it->string, it->valuestring)) < 0)
+				return rc;
+	if (t->m.id != NULL)
+		rc = env_add(eb, "PARRUN_TASK_ID", t->m.id);
+	else
+		rc = env_addu(eb, "PARRUN_TASK_ID", t->m.seq);
+	if (rc < 0 ||
+	    (rc = env_addu(eb, "PARRUN_ATTEMPT", (uint64_t)t->m.attempt)) < 0 ||
+	    (rc = env_addu(eb, "PARRUN_SEQ", t->m.seq)) < 0 ||
+	    (rc = env_addu(eb, "PARRUN_WORKER", (uint64_t)W.worker_index)) < 0 ||
+	    (rc = env_addu(eb, "PARRUN_SLOT", (uint64_t)s->index)) < 0 ||
+	    (rc = env_addu(eb, "PARRUN_SEED",
+	    t->m.has_seed ? t->m.seed : W.seed)) < 0)
+		return rc;
+	if (W.bcast_path != NULL &&
+	    (rc = env_add(eb, "PARRUN_BROADCAST", W.bcast_path)) < 0)
+		return rc;
+
+	v = malloc((W.nbase_env + eb->n + 1) * sizeof(*v));
+	if (v == NULL)
+		return -ENOMEM;
+	n = 0;
+	for (i = 0; i < W.nbase_env; i++)
+		v[n++] = W.base_env[i];
+	for (i = 0; i < eb->n; i++) {
+		char *kv = eb->arena.data + eb->off[i];
+
+		for (j = 0; j < n; j++)
+			if (same_key(v[j], kv))
+				break;
+		v[j] = kv;
+		if (j == n)
+			n++;
+	}
+	v[n] = NULL;
+	*envp = v;
+	return 0;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+/*
+ * Where to cut the first chunk of d[0..n) (n > lim): at most lim bytes,
+ * after the last LF when want_nl and there is one, else before a UTF-8
+ * sequence rather than inside it (so text chunks stay text).
+ */
+static size_t
+cut_point(const char *d, size_t n, size_t lim, bool want_nl)
+{
+	size_t k;
+
+	(void)n;
+	if (want_nl) {
+		for (k = lim; k > 0; k--)
+			if (d[k - 1] == '\n')
+				return k;
+	}
+	k = lim;
+	while (k > 0 && lim - k < 3 && ((unsigned char)d[k] & 0xc0) == 0x80)
+		k--;
+	if (k == 0 || ((unsigned char)d[k] & 0xc0) == 0x80)
+		return lim;
+	return k;
+}
+
+/* Send what should not wait for the result. */
+static void
+drain_output(struct w_exec *e, int i)
+{
+	struct pr_buf *b = &e->buf[i];
+	size_t lim = W.chunk, c;
+
+	if (W.stream_output) {
+		/* whole lines now; a partial line only when too long */
+		while (b->len > 0) {
+			size_t lines = b->len;
+
+			while (lines > 0 && b->data[lines - 1] != '\n')
+				lines--;
+
+			if (lines == 0 && b->len <= lim)
+				break;
+			if (lines > 0 && lines <= lim)
+				c = lines;
+			else
+				c = cut_point(b->data, b->len, lim,
+				    lines > 0);
+			w_emit_output(e->t, i + 1, b->data, c);
+			pr_buf_consume(b, c);
+		}
+		return;
+	}
+	while (b->len > lim) {
+		c = cut_point(b->data, b->len, lim, false);
+		w_emit_output(e->t, i + 1, b->data, c);
+		pr_buf_consume(b, c);
+	}
+}
+
+/* ---- completion ---------------------------------------------------------- */
+
+static void
+on_close(uv_handle_t *h)
+{
+	struct w_exec *e = h->data;
+	struct w_task *t = e->t;
+	struct w_slot *s = e->slot;
+
+	if (--e->nopen > 0)
+		return;
+	s->cmd = NULL;
+	w_task_finish(t);
+	w_slot_release(s);
+}
+
+static void
+close_all(struct w_exec *e)
+{
+	uv_handle_t *h[4];
+	int i;
+
+	h[0] = (uv_handle_t *)&e->proc;
+	h[1] = (uv_handle_t *)&e->pipe[0];
+	h[2] = (uv_handle_t *)&e->pipe[1];
+	h[3] = (uv_handle_t *)&e->timer;
+	for (i = 0; i < 4; i++)
+		if (h[i]->type != UV_UNKNOWN_HANDLE && !uv_is_closing(h[i]))
+			uv_close(h[i], on_close);
+}
+
+static void
+maybe_finish(struct w_exec *e)
+{
+	struct w_task *t = e->t;
+
+	if (e->finished || !e->exited || !e->eof[0] || !e->eof[1])
+		return;
+	e->finished = true;
+	uv_timer_stop(&e->timer);
+	t->elapsed = (double)(uv_hrtime() - e->t0) / 1e9;
+	t->exit = e->term_signal != 0 ? -1 : (int)e->exit_status;
+	t->signal = e->term_signal;
+	if (e->reason != PR_ST_OK)
+		t->status = e->reason;
+	else if (e->term_signal != 0 || e->exit_status != 0)
+		t->status = PR_ST_FAILED;
+	else
+		t->status = PR_ST_OK;
+	close_all(e);
+}
+
+static void
+on_exit_cb(uv_process_t *p, int64_t status, int sig)
+{
+	struct w_exec *e = p->data;
+
+	e->exited = true;
+	e->exit_status = status;
+	e->term_signal = sig;
+	maybe_finish(e);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct w_exec *e = h->data;
+	struct pr_buf *b = &e->buf[idx_of(e, h)];
+
+	(void)suggested;
+	if (pr_buf_grow(b, READ_ROOM) < 0) {
+		buf->base = NULL;
+		buf->len = 0;
+		return;
+	}
+	buf->base = b->data + b->len;
+	buf->len = b->cap - b->len - 1;
+}
+
+static void
+on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+	struct w_exec *e = st->data;
+	int i = idx_of(e, (uv_handle_t *)st);
+	struct pr_buf *b = &e->buf[i];
+
+	(void)buf;
+	if (nread > 0) {
+		b->len += (size_t)nread;
+		b->data[b->len] = '\0';
+		drain_output(e, i);
+		return;
+	}
+	if (nread == 0)
+		return;
+	if (nread == UV_ENOBUFS)
+		w_fatal(UV_ENOMEM, "cannot buffer task output");
+	if (nread != UV_EOF)
+		w_log("reading the %s of task %" PRIu64 ": %s",
+		    i == 0 ? "stdout" : "stderr", e->t->m.seq,
+		    uv_strerror((int)nread));
+	uv_read_stop(st);
+	e->reading[i] = false;
+	e->eof[i] = true;
+	maybe_finish(e);
+}
+
+/* ---- signals ------------------------------------------------------------- */
+
+static void
+signal_group(struct w_exec *e, int sig)
+{
+	if (e->pid <= 0)
+		return;
+	if (kill(-e->pid, sig) < 0 && errno != ESRCH)
+		w_log("cannot signal process group %d: %s", e->pid,
+		    strerror(errno));
+}
+
+static void
+on_timer(uv_timer_t *tm)
+{
+	struct w_exec *e = tm->data;
+
+	if (e->kill_stage == 0) {
+		w_exec_kill(e->t, PR_ST_TIMEOUT, 0);
+		return;
+	}
+	if (e->kill_stage == 1) {
+		e->kill_stage = 2;
+		signal_group(e, SIGKILL);
+	}
+}
+
+void
+w_exec_kill(struct w_task *t, enum pr_status reason, int grace_ms)
+{
+	struct w_exec *e = t->exec;
+
+	if (e == NULL || !e->spawned || e->finished)
+		return;
+	if (e->reason == PR_ST_OK)
+		e->reason = reason;
+	if (e->kill_stage > 0)
+		return;
+	e->kill_stage = 1;
+	signal_group(e, SIGTERM);
+	/* a stopped process would sit on its TERM */
+	signal_group(e, SIGCONT);
+	uv_timer_stop(&e->timer);
+	uv_timer_start(&e->timer, on_timer,
+	    (uint64_t)(grace_ms > 0 ? grace_ms : W.grace_ms), 0);
+}
+
+void
+w_exec_kill_now(struct w_task *t)
+{
+	struct w_exec *e = t->exec;
+
+	if (e == NULL || !e->spawned || e->kill_stage == 2)
+		return;
+	if (e->finished && !w_exec_alive(t))
+		return;
+	e->kill_stage = 2;
+	uv_timer_stop(&e->timer);
+	signal_group(e, SIGKILL);
+}
+
+bool
+w_exec_alive(const struct w_task *t)
+{
+	const struct w_exec *e = t->exec;
+
+	if (e == NULL || !e->spawned)
+		return false;
+	if (!e->exited || !e->eof[0] || !e->eof[1])
+		return true;
+	/* the leader is gone and the pipes are closed, but a member that
+	 * let go of them may remain */
+	return kill(-e->pid, 0) == 0;
+}
+
+long
+w_exec_pid(const struct w_task *t)
+{
+	return t->exec != NULL && t->exec->spawned ? t->exec->pid : 0;
+}
+
+void
+w_exec_throttle(struct w_task *t, bool pause)
+{
+	struct w_exec *e = t->exec;
+	int i;
+
+	if (e == NULL || !e->spawned)
+		return;
+	for (i = 0; i < 2; i++) {
+		if (e->eof[i] || e->reading[i] == !pause)
+			continue;
+		if (pause) {
+			uv_read_stop((uv_stream_t *)&e->pipe[i]);
+			e->reading[i] = false;
+		} else if (uv_read_start((uv_stream_t *)&e->pipe[i], on_alloc,
+		    on_read) == 0) {
+			e->reading[i] = true;
+		}
+	}
+}
+
+/* ---- start --------------------------------------------------------------- */
+
+static int
+exit_code_for(int err)
+{
+	return err == UV_ENOENT || err == UV_ENOTDIR ? 127 : 126;
+}
+
+/* The task could not start: report it with status error once the
+ * handles that were set up have closed. */
+static void
+spawn_failed(struct w_exec *e, int err, const char *what, const char *name)
+{
+	struct w_task *t = e->t;
+
+	t->status = PR_ST_ERROR;
+	t->exit = exit_code_for(err);
+	t->elapsed = (double)(uv_hrtime() - e->t0) / 1e9;
+	w_task_set_error(t, "%s '%s': %s", what, name, uv_strerror(err));
+	e->exited = e->eof[0] = e->eof[1] = true;
+	e->finished = true;
+	close_all(e);
+}
+
+void
+w_exec_start(struct w_task *t, struct w_slot *s)
+{
+	static char sh_path[] = "/bin/sh", sh_c[] = "-c";
+	uv_process_options_t opt;
+	uv_stdio_container_t stdio[3];
+	struct envb eb;
+	struct w_exec *e;
+	char **argv = NULL, **envp = NULL, *sh_argv[4];
+	const cJSON *it;
+	struct stat st;
+	size_t n, i;
+	int rc, i2;
+
+	e = calloc(1, sizeof(*e));
+	if (e == NULL) {
+		w_fatal(-ENOMEM, "cannot start a task");
+		return;
+	}
+	memset(&eb, 0, sizeof(eb));
+	pr_buf_init(&eb.arena, 0);
+	e->t = t;
+	e->slot = s;
+	e->reason = PR_ST_OK;
+	e->t0 = uv_hrtime();
+	for (i2 = 0; i2 < 2; i2++)
+		pr_buf_init(&e->buf[i2], 0);
+	t->exec = e;
+	t->state = W_T_RUNNING;
+	t->start = w_unix_now();
+	s->busy = true;
+	s->cmd = t;
+	W.nbusy++;
+
+	uv_timer_init(W.loop, &e->timer);
+	e->timer.data = e;
+	e->nopen++;
+	for (i2 = 0; i2 < 2; i2++) {
+		uv_pipe_init(W.loop, &e->pipe[i2], 0);
+		e->pipe[i2].data = e;
+		e->nopen++;
+	}
+
+	if (t->m.kind == PR_KIND_SH) {
+		sh_argv[0] = sh_path;
+		sh_argv[1] = sh_c;
+		sh_argv[2] = (char *)t->m.sh;
+		sh_argv[3] = NULL;
+		argv = sh_argv;
+	} else {
+		n = (size_t)cJSON_GetArraySize(t->m.argv);
+		argv = calloc(n + 1, sizeof(*argv));
+		if (argv == NULL) {
+			w_fatal(-ENOMEM, "cannot start a task");
+			return;
+		}
+		i = 0;
+		for (it = t->m.argv->child; it != NULL; it = it->next)
+			argv[i++] = it->valuestring;
+	}
+
+	if (t->m.cwd != NULL) {
+		if (stat(t->m.cwd, &st) < 0) {
+			spawn_failed(e, -errno, "cannot change to directory",
+			    t->m.cwd);
+			goto out;
+		}
+		if (!S_ISDIR(st.st_mode)) {
+			spawn_failed(e, UV_ENOTDIR,
+			    "cannot change to directory", t->m.cwd);
+			goto out;
+		}
+	}
+	if ((rc = build_env(t, s, &eb, &envp)) < 0) {
+		w_fatal(rc, "cannot build a task's environment");
+		goto out;
+	}
+
+	memset(&opt, 0, sizeof(opt));
+	memset(stdio, 0, sizeof(stdio));
+	stdio[0].flags = UV_IGNORE;		/* /dev/null */
+	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[1].data.stream = (uv_stream_t *)&e->pipe[0];
+	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
+	stdio[2].data.stream = (uv_stream_t *)&e->pipe[1];
+	opt.exit_cb = on_exit_cb;
+	opt.file = argv[0];
+	opt.args = argv;
+	opt.env = envp;
+	opt.cwd = t->m.cwd;
+	opt.flags = UV_PROCESS_DETACHED;
+	opt.stdio_count = 3;
+	opt.stdio = stdio;
+	e->proc.data = e;
+	rc = uv_spawn(W.loop, &e->proc, &opt);
+	/* initialised even when it fails: it must be closed */
+	e->nopen++;
+	if (rc < 0) {
+		spawn_failed(e, rc, "cannot run", argv[0]);
+		goto out;
+	}
+	e->spawned = true;
+	e->pid = e->proc.pid;
+	w_emit_started(t, e->pid);
+	for (i2 = 0; i2 < 2; i2++) {
+		if (W.throttled)
+			continue;
+		rc = uv_read_start((uv_stream_t *)&e->pipe[i2], on_alloc,
+		    on_read);
+		if (rc < 0) {
+			w_log("cannot read task output: %s", uv_strerror(rc));
+			e->eof[i2] = true;
+		} else {
+			e->reading[i2] = true;
+		}
+	}
+	if (t->m.timeout_ms > 0)
+		uv_timer_start(&e->timer, on_timer, (uint64_t)t->m.timeout_ms,
+		    0);
+out:
+	if (argv != sh_argv)
+		free(argv);
+	free(envp);
+	free(eb.off);
+	pr_buf_release(&eb.arena);
+}
+
+void
+w_exec_output(const struct w_task *t, const char **out, size_t *outlen,
+    const char **err, size_t *errlen)
+{
+	const struct w_exec *e = t->exec;
+
+	*out = *err = NULL;
+	*outlen = *errlen = 0;
+	if (e == NULL)
+		return;
+	*out = e->buf[0].data;
+	*outlen = e->buf[0].len;
+	*err = e->buf[1].data;
+	*errlen = e->buf[1].len;
+}
+
+void
+w_exec_free(struct w_exec *e)
+{
+	if (e == NULL)
+		return;
+	pr_buf_release(&e->buf[0]);
+	pr_buf_release(&e->buf[1]);
+	free(e);
+}

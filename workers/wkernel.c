@@ -1,0 +1,177 @@
+/*
+ * wkernel.c - kernel tasks of parrun-worker (see worker.h).
+ *
+ * PR_KERNEL_INLINE kernels (noop) run on the loop thread as they are
+ * dispatched.  The others run on the libuv threadpool so the loop keeps
+ * answering heartbeats and cancels.  A slot's work item holds a run of
+ * consecutive kernel tasks taken from the queue: the thread runs them
+ * one after another until they are done or W_KBATCH_NS has passed, and
+ * the loop reports the finished ones together (one "results" line) and
+ * puts the rest back at the front of the queue.  So tiny tasks cost one
+ * thread hand-off per batch, and long ones are not held back behind
+ * each other.
+ *
+ * A running kernel cannot be interrupted: a cancel (or a timeout found
+ * after the fact) is reported at once with a ghost result (w_ghost), the
+ * task's stop flag makes the thread skip it if it has not begun, and
+ * the slot stays busy until the thread returns.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "worker.h"
+
+static double
+now_unix(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Run one kernel task on slot s's state.  Runs on the loop thread
+ * (inline kernels) or on the slot's threadpool thread; it touches only
+ * t, s->eb and s->kstate, which nothing else uses meanwhile.
+ */
+static void
+run_one(struct w_task *t, struct w_slot *s)
+{
+	struct pr_kctx ctx;
+	uint64_t t0;
+	int rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	s->eb.code = 0;
+	s->eb.msg[0] = '\0';
+	ctx.task_id = t->m.id;
+	ctx.seq = t->m.seq;
+	ctx.seed = t->m.has_seed ? t->m.seed : W.seed;
+	ctx.threads = t->m.threads > 0 ? t->m.threads : W.threads;
+	if (ctx.threads <= 0)
+		ctx.threads = W.cpus / W.slots > 1 ? W.cpus / W.slots : 1;
+	ctx.bcast = s->bcast;
+	ctx.bcastlen = s->bcastlen;
+	ctx.state = &s->kstate[t->kidx];
+	ctx.extra = &t->extra;
+	ctx.eb = &s->eb;
+
+	t->start = now_unix();
+	t0 = now_ns();
+	rc = t->kernel->run(t->m.params, &ctx);
+	t->elapsed = (double)(now_ns() - t0) / 1e9;
+	t->exit = -1;
+	if (rc < 0) {
+		t->status = PR_ST_ERROR;
+		t->error = strdup(pr_errmsg(&s->eb, rc));
+		pr_buf_reset(&t->extra);
+		return;
+	}
+	if (t->m.timeout_ms > 0 &&
+	    t->elapsed * 1000 > (double)t->m.timeout_ms) {
+		t->status = PR_ST_TIMEOUT;
+		pr_buf_reset(&t->extra);
+		return;
+	}
+	t->status = PR_ST_OK;
+	t->has_value = ctx.has_value;
+	t->value = ctx.value;
+}
+
+void
+w_kernel_run_inline(struct w_task *t, struct w_slot *s)
+{
+	t->state = W_T_RUNNING;
+	s->bcast = W.bcast != NULL ? W.bcast->data : NULL;
+	s->bcastlen = W.bcast != NULL ? W.bcast->len : 0;
+	run_one(t, s);
+	if (t->status == PR_ST_ERROR && t->error == NULL)
+		w_fatal(-ENOMEM, "cannot report a kernel error");
+	w_task_finish(t);
+}
+
+static void
+work_cb(uv_work_t *req)
+{
+	struct w_slot *s = req->data;
+	uint64_t t0 = now_ns();
+	size_t i;
+
+	for (i = 0; i < s->nitems; i++) {
+		struct w_task *t = s->items[i];
+
+		if (i > 0 && now_ns() - t0 >= W_KBATCH_NS)
+			break;
+		if (atomic_load(&t->stop))
+			continue;
+		run_one(t, s);
+	}
+	s->ndone = i;
+}
+
+static void
+after_work_cb(uv_work_t *req, int status)
+{
+	struct w_slot *s = req->data;
+	struct w_task *back[W_KBATCH_MAX];
+	size_t i, nback = 0;
+
+	(void)status;
+	for (i = 0; i < s->nitems; i++) {
+		struct w_task *t = s->items[i];
+
+		if (t->reported) {
+			/* its ghost result went out already */
+			t->state = W_T_DONE;
+			w_task_finish(t);
+			continue;
+		}
+		if (i < s->ndone) {
+			if (t->status == PR_ST_ERROR && t->error == NULL)
+				w_fatal(-ENOMEM,
+				    "cannot report a kernel error");
+			w_task_finish(t);
+		} else {
+			t->state = W_T_QUEUED;
+			back[nback++] = t;
+		}
+	}
+	s->nitems = s->ndone = 0;
+	w_queue_push_front(back, nback);
+	w_slot_release(s);
+}
+
+int
+w_kernel_start(struct w_slot *s)
+{
+	size_t i;
+	int rc;
+
+	s->busy = true;
+	W.nbusy++;
+	s->ndone = 0;
+	s->item_start = now_unix();
+	/* the thread must not read W.bcast, which a broadcast may change */
+	s->bcast = W.bcast != NULL ? W.bcast->data : NULL;
+	s->bcastlen = W.bcast != NULL ? W.bcast->len : 0;
+	for (i = 0; i < s->nitems; i++)
+		s->items[i]->state = W_T_RUNNING;
+	s->work.data = s;
+	rc = uv_queue_work(W.loop, &s->work, work_cb, after_work_cb);
+	if (rc < 0)
+		w_fatal(rc, "cannot queue a kernel task");
+	return rc;
+}
