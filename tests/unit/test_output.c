@@ -21,25 +21,47 @@
 
 static char tmpdir[64];
 
-static void
-rm_tdir(void)
-{
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "# cannot remove %s\n", tmpdir);
-}
-
-/* Each test runs in its own process: one directory each, removed at exit. */
+/*
+ * Each test runs in its own process and gets one directory.  The runner
+ * ends a passing test with _exit(), so atexit() would never run: a
+ * watcher process removes the directory when the test's end closes the
+ * pipe, however it ends (a crash and the timeout's SIGKILL included).
+ */
 static const char *
 tdir(void)
 {
-	if (tmpdir[0] == '\0') {
-		snprintf(tmpdir, sizeof(tmpdir), "/tmp/pr-test-output-XXXXXX");
-		ASSERT(mkdtemp(tmpdir) != NULL);
-		atexit(rm_tdir);
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (tmpdir[0] != '\0')
+		return tmpdir;
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pr-test-output-XXXXXX");
+	ASSERT(mkdtemp(tmpdir) != NULL);
+	ASSERT_OK(pipe(p));
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		/* out of the test's process group, which the runner kills
+		 * when the test ends; and holding nothing of the test's
+		 * (its pipes must see EOF) */
+		setpgid(0, 0);
+		for (int fd = 0; fd < 1024; fd++)
+			if (fd != p[0])
+				close(fd);
+		for (;;) {
+			ssize_t r = read(p[0], &c, 1);
+
+			if (r == 0 || (r < 0 && errno != EINTR))
+				break;
+		}
+		execlp("rm", "rm", "-rf", tmpdir, (char *)NULL);
+		_exit(127);
 	}
+	/* both sides, so the runner's kill cannot come first */
+	(void)setpgid(pid, pid);
+	close(p[0]);
+	(void)fcntl(p[1], F_SETFD, FD_CLOEXEC);
 	return tmpdir;
 }
 
