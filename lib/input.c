@@ -27,7 +27,6 @@ struct src {
 	int fd;
 	bool own_fd;
 	bool eof;
-	bool tail;		/* the framer is delivering the last line */
 	struct pr_framer fr;
 	struct pr_buf pend;	/* lines of the last read, each + NUL */
 	struct line *lines;
@@ -141,7 +140,7 @@ syntax:
 	    "A:B or A:B:STEP with integers)", s);
 }
 
-/* ---- reading lines -------------------------------------------------------- */
+/* ---- reading lines ------------------------------------------------------ */
 
 static int
 on_line(void *arg, char *line, size_t len, int err)
@@ -227,9 +226,7 @@ next_line(struct pr_input *in, struct src *s, struct line **l,
 		}
 		if (n == 0) {
 			s->eof = true;
-			s->tail = true;
 			rc = pr_framer_finish(&s->fr, true, on_line, s);
-			s->tail = false;
 			if (rc < 0 && rc != PR_ETORN)
 				return read_err(in, s, rc, eb);
 			continue;
@@ -242,7 +239,7 @@ next_line(struct pr_input *in, struct src *s, struct line **l,
 	return 1;
 }
 
-/* ---- values in memory ------------------------------------------------------ */
+/* ---- values in memory --------------------------------------------------- */
 
 static int
 add_value(struct src *s, const char *v, size_t n, unsigned long lineno)
@@ -306,7 +303,7 @@ src_value(struct src *s, size_t i, const char **v, size_t *n)
 	*n = s->vlen[i];
 }
 
-/* ---- bad input ------------------------------------------------------------- */
+/* ---- bad input ---------------------------------------------------------- */
 
 /*
  * A bad line: under skip_bad a rejected task (1 with *out), else the
@@ -346,7 +343,7 @@ too_long(struct pr_input *in, const struct src *s, unsigned long lineno,
 	return bad_line(in, PR_EBADINPUT, s->name, lineno, NULL, 0, out, eb);
 }
 
-/* ---- setup ------------------------------------------------------------------ */
+/* ---- setup -------------------------------------------------------------- */
 
 static void
 src_release(struct src *s)
@@ -402,7 +399,7 @@ open_file(struct src *s, const struct pr_input_opts *o, const char *path,
 		s->fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (s->fd < 0)
 			return pr_err(eb, -errno, "cannot open '%s': %s", path,
-			    strerror(errno));
+			    pr_strerror(-errno));
 		s->own_fd = true;
 		s->name = strdup(path);
 	}
@@ -563,7 +560,7 @@ fail:
 	return rc;
 }
 
-/* ---- producing tasks -------------------------------------------------------- */
+/* ---- producing tasks ---------------------------------------------------- */
 
 /* Load a later FILE source of a product into memory. */
 static int

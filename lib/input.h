@@ -59,7 +59,7 @@ struct pr_input_opts {
 	size_t nsrcs;			/* 0: read stdin */
 	const char *const *tmpl;	/* command template words, or NULL */
 	size_t ntmpl;
-	bool shell;			/* --shell: the template runs in sh -c */
+	bool shell;			/* --shell: run the command in sh */
 	const char *kernel;		/* --kernel NAME, or NULL */
 	size_t max_line;		/* 0: PR_MAX_FRAME (1 MiB) */
 	bool skip_bad;			/* --on-bad-input=skip */

@@ -122,7 +122,7 @@ parts_init(struct parts *pt, uint64_t seq, const char *src,
 	pt->retries = -1;
 }
 
-/* ---- the task block ------------------------------------------------------- */
+/* ---- the task block ----------------------------------------------------- */
 
 long
 pr_task_live(void)
@@ -351,7 +351,15 @@ out:
 	return rc;
 }
 
-/* ---- parser lifetime ------------------------------------------------------ */
+/* Kernel names: letters, digits, '_' and '-'. */
+static bool
+valid_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') || c == '_' || c == '-';
+}
+
+/* ---- parser lifetime ---------------------------------------------------- */
 
 int
 pr_task_parser_new(struct pr_task_parser **out, const struct pr_task_opts *o,
@@ -370,8 +378,7 @@ pr_task_parser_new(struct pr_task_parser **out, const struct pr_task_opts *o,
 		for (i = 0; i < n; i++) {
 			char c = o->kernel[i];
 
-			if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			    (c >= '0' && c <= '9') || c == '_' || c == '-'))
+			if (!valid_name_char(c))
 				break;
 		}
 		if (n == 0 || n > 64 || i < n) {
@@ -466,7 +473,7 @@ parser_reset(struct pr_task_parser *p)
 	p->nholes = 0;
 }
 
-/* ---- messages -------------------------------------------------------------- */
+/* ---- messages ----------------------------------------------------------- */
 
 int
 pr_task_snippet(struct pr_buf *b, const char *s, size_t n, size_t max)
@@ -569,7 +576,7 @@ pr_task_text_ok(const char *s, size_t n, size_t *col, const char **what)
 	return false;
 }
 
-/* ---- the JSON reader ------------------------------------------------------- */
+/* ---- the JSON reader ---------------------------------------------------- */
 
 static size_t
 skip_ws(const char *s, size_t n, size_t pos)
@@ -662,10 +669,10 @@ read_string(struct pr_task_parser *p, size_t *pos, bool *esc)
 				return jerr(p, i, "unpaired surrogate in a "
 				    "\\u escape");
 			if (u >= 0xd800 && u <= 0xdbff) {
-				if (i + 7 >= n || s[i + 6] != '\\' ||
-				    s[i + 7] != 'u' ||
-				    (lo = hex4(s + i + 8, n - i - 8)) < 0xdc00 ||
-				    lo > 0xdfff)
+				lo = i + 7 < n && s[i + 6] == '\\' &&
+				    s[i + 7] == 'u' ?
+				    hex4(s + i + 8, n - i - 8) : -1;
+				if (lo < 0xdc00 || lo > 0xdfff)
 					return jerr(p, i, "unpaired surrogate "
 					    "in a \\u escape");
 				i += 12;
@@ -1210,7 +1217,7 @@ read_value(struct pr_task_parser *p, size_t *pos, int depth,
 	}
 }
 
-/* ---- walking a checked value ------------------------------------------- */
+/* ---- walking a checked value -------------------------------------------- */
 
 /* The end of the (checked) value at s[pos]. */
 static size_t
@@ -1316,7 +1323,7 @@ type_at(const char *s, size_t pos)
 	}
 }
 
-/* ---- building tasks ----------------------------------------------------------- */
+/* ---- building tasks ----------------------------------------------------- */
 
 static int
 push_ref(struct pr_task_parser *p, const struct sref *r)
@@ -1405,13 +1412,9 @@ valid_kernel_name(const char *s, size_t n)
 
 	if (n == 0 || n > 64)
 		return false;
-	for (i = 0; i < n; i++) {
-		char c = s[i];
-
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '_' || c == '-'))
+	for (i = 0; i < n; i++)
+		if (!valid_name_char(s[i]))
 			return false;
-	}
 	return true;
 }
 

@@ -6,9 +6,9 @@
  *
  *	{"id":"t7","argv":["./fit","--k","3"]}	argv, no shell
  *	{"sh":"zcat f.gz | wc -l"}		a shell command
- *	{"kernel":"chol","n":5000}		a built-in kernel; its parameters
- *						are the other members (or the
- *						object "params" when given)
+ *	{"kernel":"chol","n":5000}		a built-in kernel; the object
+ *						is its parameters (or the
+ *						member "params" when given)
  *	{"args":["x","y"]}			fills the template's {1} {2}
  *	./sim --rep 7				a plain line
  *
@@ -117,7 +117,7 @@ int pr_task_cmd(const struct pr_task *t, int slot, struct pr_buf *out);
 /* Tasks allocated and not yet freed (all threads); for leak tests. */
 long pr_task_live(void);
 
-/* ---- the parser ---------------------------------------------------------- */
+/* ---- the parser --------------------------------------------------------- */
 
 struct pr_task_opts {
 	const struct pr_template *tmpl;	/* borrowed; NULL: none */

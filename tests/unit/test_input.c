@@ -46,6 +46,8 @@ temp_file(const char *data, size_t n)
 	return path;
 }
 
+#define temp_str(s) temp_file((s), strlen(s))
+
 static struct pr_input *
 open_input(const struct pr_input_opts *o)
 {
@@ -123,7 +125,8 @@ run_stdin(const char *data, const char *const *tmpl, size_t ntmpl,
 
 TEST(input_stdin_lines)
 {
-	char *got = run_stdin("echo a\n\n  \n{\"id\":\"j\",\"argv\":[\"x\"]}\r\n"
+	char *got = run_stdin("echo a\n\n  \n"
+	    "{\"id\":\"j\",\"argv\":[\"x\"]}\r\n"
 	    "{\"kernel\":\"noop\"}\n\t\nlast without LF", NULL, 0, false);
 
 	ASSERT_STR_EQ(got,
@@ -305,7 +308,7 @@ TEST(input_default_cap_is_1mib)
 	for (i = 5; i < n; i++)
 		data[i] = 'x';
 	memcpy(data + n, "\necho b\n", 8);
-	path = temp_file("", strlen(""));
+	path = temp_str("");
 	f = fopen(path, "w");
 	ASSERT(f != NULL);
 	ASSERT_EQ(fwrite(data, 1, n + 8, f), (long long)(n + 8));
@@ -338,7 +341,7 @@ TEST(input_default_cap_is_1mib)
 
 TEST(input_files)
 {
-	char *p1 = temp_file("{\"sh\":\"x\"}\nplain\n", strlen("{\"sh\":\"x\"}\nplain\n"));
+	char *p1 = temp_str("{\"sh\":\"x\"}\nplain\n");
 	struct pr_input_src s[2] = {
 		{ PR_SRC_FILE, p1, NULL, 0, NULL },
 		{ PR_SRC_FILE, "/nonexistent/parrun-input", NULL, 0, NULL },
@@ -363,7 +366,7 @@ TEST(input_files)
 	o.nsrcs = 2;
 	ASSERT_EQ(pr_input_new(&in, &o, &eb), -ENOENT);
 	ASSERT(in == NULL);
-	ASSERT_STR_EQ(eb.msg, "cannot open '/nonexistent/parrun-input': No "
+	ASSERT_STR_EQ(eb.msg, "cannot open '/nonexistent/parrun-input': no "
 	    "such file or directory");
 
 	/* a directory: the read fails, and keeps failing */
@@ -384,7 +387,7 @@ TEST(input_files)
 	free(p1);
 }
 
-/* ---- the cartesian product --------------------------------------------------- */
+/* ---- the cartesian product ---------------------------------------------- */
 
 TEST(input_product_of_groups)
 {
@@ -440,8 +443,8 @@ TEST(input_product_three_sources_and_files)
 {
 	static const char *const g[] = { "x", "y" };
 	static const char *const w[] = { "{1}{2}{3}" };
-	char *f1 = temp_file("p\n\nq\r\n", strlen("p\n\nq\r\n"));
-	char *f3 = temp_file("1\n2", strlen("1\n2"));
+	char *f1 = temp_str("p\n\nq\r\n");
+	char *f3 = temp_str("1\n2");
 	struct pr_input_src s[3] = {
 		{ PR_SRC_FILE, f1, NULL, 0, NULL },
 		{ PR_SRC_ARGS, NULL, g, 2, NULL },
@@ -503,11 +506,13 @@ TEST(input_product_literal_values_and_stdin)
 	drain(in, &out);
 	/* {1} is the stdin line, {2} the ::: value; JSON is literal */
 	ASSERT_STR_EQ(out.data,
-	    "1 1 \"id\":\"1\",\"argv\":[\"echo\",\"{\\\"sh\\\":\\\"x\\\"}\",\"s1\"]\n"
+	    "1 1 \"id\":\"1\",\"argv\":[\"echo\","
+	    "\"{\\\"sh\\\":\\\"x\\\"}\",\"s1\"]\n"
 	    "2 2 \"id\":\"2\",\"argv\":[\"echo\",\"\",\"s1\"]\n"
 	    "3 3 \"id\":\"3\",\"argv\":[\"echo\",\"{\\\"sh\\\":\\\"x\\\"}\","
 	    "\"{\\\"argv\\\":[\\\"z\\\"]}\"]\n"
-	    "4 4 \"id\":\"4\",\"argv\":[\"echo\",\"\",\"{\\\"argv\\\":[\\\"z\\\"]}\"]\n");
+	    "4 4 \"id\":\"4\",\"argv\":[\"echo\",\"\","
+	    "\"{\\\"argv\\\":[\\\"z\\\"]}\"]\n");
 	pr_input_free(in);
 	pr_buf_release(&out);
 	close(o.stdin_fd);
@@ -516,7 +521,7 @@ TEST(input_product_literal_values_and_stdin)
 TEST(input_product_empty_source)
 {
 	static const char *const g1[] = { "a", "b" };
-	char *empty = temp_file("\n\n", strlen("\n\n"));
+	char *empty = temp_str("\n\n");
 	struct pr_input_src s[2] = {
 		{ PR_SRC_ARGS, NULL, g1, 2, NULL },
 		{ PR_SRC_FILE, empty, NULL, 0, NULL },
@@ -543,8 +548,8 @@ TEST(input_product_bad_lines)
 {
 	static const char *const g1[] = { "a", "b" };
 	static const char *const w[] = { "echo" };
-	char *later = temp_file("1\nbad\xff\n2\n", strlen("1\nbad\xff\n2\n"));
-	char *first = temp_file("p\nq\x01\xfe\nr\n", strlen("p\nq\x01\xfe\nr\n"));
+	char *later = temp_str("1\nbad\xff\n2\n");
+	char *first = temp_str("p\nq\x01\xfe\nr\n");
 	struct pr_input_src s[2] = {
 		{ PR_SRC_ARGS, NULL, g1, 2, NULL },
 		{ PR_SRC_FILE, later, NULL, 0, NULL },
@@ -635,7 +640,7 @@ TEST(input_single_group_literal)
 	pr_buf_release(&out);
 }
 
-/* ---- configuration errors ------------------------------------------------------ */
+/* ---- configuration errors ----------------------------------------------- */
 
 static void
 expect_config_error(const struct pr_input_opts *o, int code,
@@ -714,7 +719,7 @@ TEST(input_config_errors)
 	}
 }
 
-/* ---- ranges ------------------------------------------------------------------------ */
+/* ---- ranges ------------------------------------------------------------- */
 
 TEST(input_range_parse)
 {
@@ -857,7 +862,7 @@ TEST(input_range_kernel_chunks)
 	free(got);
 }
 
-/* ---- streaming: a million lines from a pipe keep memory flat ------------------- */
+/* ---- streaming: a million lines from a pipe keep memory flat ------------ */
 
 TEST(input_million_lines_flat_memory)
 {
@@ -884,8 +889,8 @@ TEST(input_million_lines_flat_memory)
 		close(fd[0]);
 		for (i = 1; i <= total; i++) {
 			if (i % 2)
-				fprintf(f, "{\"id\":\"t%ld\",\"args\":[\"%ld\"]}"
-				    "\n", i, i);
+				fprintf(f, "{\"id\":\"t%ld\","
+				    "\"args\":[\"%ld\"]}\n", i, i);
 			else
 				fprintf(f, "%ld\n", i);
 		}

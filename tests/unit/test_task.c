@@ -83,7 +83,7 @@ msg_col(const char *msg)
 	return strtol(p + 8, NULL, 10);
 }
 
-/* ---- the fixture corpus ----------------------------------------------------- */
+/* ---- the fixture corpus ------------------------------------------------- */
 
 static size_t
 unescape(const char *s, char *out)
@@ -251,7 +251,7 @@ TEST(task_corpus)
 	printf("# %zu cases\n", cases);
 }
 
-/* ---- cases too big for the fixture ----------------------------------------- */
+/* ---- cases too big for the fixture -------------------------------------- */
 
 TEST(task_deep_nesting)
 {
@@ -427,7 +427,7 @@ TEST(task_snippets_are_printable)
 	ctx_close(&c);
 }
 
-/* ---- fields of the task ------------------------------------------------------- */
+/* ---- fields of the task ------------------------------------------------- */
 
 TEST(task_fields)
 {
@@ -511,7 +511,7 @@ TEST(task_seq_and_source)
 	ctx_close(&c);
 }
 
-/* ---- {%}: bodies per job slot ---------------------------------------------------- */
+/* ---- {%}: bodies per job slot ------------------------------------------- */
 
 TEST(task_slot_bodies)
 {
@@ -565,7 +565,7 @@ TEST(task_slot_bodies)
 	ctx_close(&c);
 }
 
-/* ---- rejected and range tasks -------------------------------------------------- */
+/* ---- rejected and range tasks ------------------------------------------- */
 
 TEST(task_rejected)
 {
@@ -668,7 +668,7 @@ TEST(task_from_values)
 	ctx_close(&c);
 }
 
-/* ---- the task is one block; nothing stays behind ------------------------------ */
+/* ---- the task is one block; nothing stays behind ------------------------ */
 
 TEST(task_live_counter)
 {
@@ -690,7 +690,7 @@ TEST(task_live_counter)
 	ctx_close(&c);
 }
 
-/* ---- cost ------------------------------------------------------------------------ */
+/* ---- cost --------------------------------------------------------------- */
 
 static double
 now(void)

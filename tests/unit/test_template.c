@@ -122,8 +122,8 @@ TEST(template_transforms)
 
 TEST(template_argv_basic)
 {
-	static const char *const w[] = { "./sim", "--rep", "{}", "--out={.}.txt",
-	    "{/}", "{//}", "{/.}", "{#}" };
+	static const char *const w[] = { "./sim", "--rep", "{}",
+	    "--out={.}.txt", "{/}", "{//}", "{/.}", "{#}" };
 	struct pr_template *t = tmpl(false, w, 8);
 	const char *v[] = { "dir/in.csv" };
 	struct pr_buf j, x;
