@@ -39,7 +39,7 @@ LAPACK_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags openblas lapacke 2>/dev/null)
 LAPACK_LIBS   ?= $(shell $(PKG_CONFIG) --libs openblas lapacke 2>/dev/null)
 
 PR_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
-            -Ilib $(WARN) $(DEP_CFLAGS) -MMD -MP
+            -iquote lib $(WARN) $(DEP_CFLAGS) -MMD -MP
 ifdef SANITIZE
 PR_CFLAGS += -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
 PR_LDFLAGS += -fsanitize=$(SANITIZE)
@@ -79,7 +79,7 @@ $(BUILD)/%.o: %.c
 
 $(KERNEL_OBJ): PR_CFLAGS += $(LAPACK_CFLAGS)
 $(WORKER_OBJ): PR_CFLAGS += $(LAPACK_CFLAGS)
-$(UNIT_OBJ):   PR_CFLAGS += $(LAPACK_CFLAGS) -Itests/unit
+$(UNIT_OBJ):   PR_CFLAGS += $(LAPACK_CFLAGS) -iquote tests/unit
 
 $(BUILD)/libparrun.a: $(LIB_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^

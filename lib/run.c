@@ -1,0 +1,1501 @@
+/*
+ * run.c - the coordinator's loop.  See run.h for the contract.
+ *
+ * Shape of a run:
+ *
+ *   reader thread --(bounded ring)--> pending deque --(sched)--> workers
+ *        ^ lib/input.c                                              |
+ *                                 output, reduce <-- results <------+
+ *
+ * Every task read becomes a `struct job` that lives until its one final
+ * record is written.  A job sent to a worker is "in flight": it sits in
+ * the seq-keyed flight table and on its worker's list, so a lost worker's
+ * jobs can be put back in the queue (attempt + 1) or, past the crash
+ * limit, recorded as lost.  The first final result for an attempt wins; a
+ * late one (from a worker we gave up on) is logged and dropped.
+ */
+#include "run.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "buf.h"
+#include "json.h"
+#include "log.h"
+#include "progress.h"
+#include "proto.h"
+#include "reduce.h"
+#include "task.h"
+#include "transport.h"
+
+#define RING_SIZE	4096		/* tasks read ahead of dispatch */
+#define KEEP_WINDOW	65536		/* -k: dispatch at most this far ahead */
+#define SEND_HIGH	(8u << 20)	/* stop feeding a worker past this */
+#define TICK_MS(hb)	((uint64_t)((hb) < 250 ? (hb) : 250))
+
+/* ---- jobs ------------------------------------------------------------- */
+
+struct worker;
+
+struct job {
+	struct pr_task *t;
+	int attempt;			/* of the current or next run */
+	int crashes;			/* worker losses under it */
+	int retries_left;
+	struct worker *w;		/* in flight on it, or NULL */
+	struct job *wnext, *wprev;	/* the worker's flight list */
+	struct job *hnext;		/* flight table chain */
+	struct job *qnext;		/* pending deque */
+	double start;
+	struct pr_buf out, err;		/* output chunks so far */
+};
+
+/* A deque of jobs (intrusive, through qnext). */
+struct jobq {
+	struct job *head, *tail;
+	size_t n;
+};
+
+static void
+jobq_push(struct jobq *q, struct job *j)
+{
+	j->qnext = NULL;
+	if (q->tail != NULL)
+		q->tail->qnext = j;
+	else
+		q->head = j;
+	q->tail = j;
+	q->n++;
+}
+
+static void
+jobq_push_front(struct jobq *q, struct job *j)
+{
+	j->qnext = q->head;
+	q->head = j;
+	if (q->tail == NULL)
+		q->tail = j;
+	q->n++;
+}
+
+static struct job *
+jobq_pop(struct jobq *q)
+{
+	struct job *j = q->head;
+
+	if (j == NULL)
+		return NULL;
+	q->head = j->qnext;
+	if (q->head == NULL)
+		q->tail = NULL;
+	q->n--;
+	return j;
+}
+
+/* ---- workers --------------------------------------------------------- */
+
+enum wstate {
+	W_STARTING,			/* waiting for hello */
+	W_READY,
+	W_DRAINING,			/* shutdown sent */
+	W_DEAD,				/* lost or gone; transport closing */
+};
+
+struct run;
+
+struct worker {
+	struct run *r;
+	int index;			/* 1-based */
+	enum wstate state;
+	struct pr_transport *tr;
+	struct pr_framer fr;
+	struct pr_buf wbuf;		/* bytes to send this iteration */
+	char host[256];
+	long pid;
+	int slots;
+	size_t outstanding;		/* jobs in flight on it */
+	struct job *flights;		/* list head */
+	struct jobq pinned;		/* jobs placed on this worker */
+	uint64_t last_seen;		/* loop time of its last message, ms */
+	uint64_t started_at;
+	uint64_t dead_at;		/* when it was given up on */
+	bool exited, eof, closed;
+	uint64_t done;			/* results received */
+};
+
+/* ---- the run ------------------------------------------------------------ */
+
+struct ring {
+	pthread_mutex_t mu;
+	pthread_cond_t not_full;
+	struct pr_task *items[RING_SIZE];
+	size_t head, n;
+	bool done;			/* reader finished */
+	bool stop;			/* loop asks the reader to stop */
+	int rc;				/* reader's final code */
+	struct pr_errbuf eb;
+};
+
+struct run {
+	const struct pr_config *cfg;
+	uv_loop_t loop;
+	uv_async_t wake;
+	uv_timer_t hb_timer;
+	uv_timer_t ui_timer;
+	uv_signal_t sigint, sigterm;
+	uv_check_t check;
+
+	struct ring ring;
+	pthread_t reader;
+	bool reader_started;
+	struct pr_input *in;
+
+	struct worker *workers;
+	int nworkers;
+	int alive;
+
+	struct pr_sched sched;
+	struct jobq pending;
+	bool input_done;		/* ring drained and reader done */
+	bool stopping;			/* no more dispatch (signal, error) */
+	bool shutting_down;		/* shutdown sent to workers */
+	bool output_failed;		/* a write error was reported */
+	int signal;
+	uint64_t first_sig_ms;
+	uint64_t last_hb;		/* when heartbeats last went out */
+
+	struct job **table;		/* flight table, by seq */
+	size_t tmask;
+	size_t inflight;
+
+	struct pr_output *out;
+	struct pr_reduce *red;
+	struct pr_progress *prog;
+
+	struct pr_summary *sum;
+	int rc;
+	struct pr_errbuf *eb;
+	uint64_t read_total;		/* tasks taken from the ring */
+	uint64_t done_total;
+	char session[40];
+};
+
+static double
+now_unix(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- flight table ---------------------------------------------------- */
+
+static size_t
+slot_of(const struct run *r, uint64_t seq)
+{
+	return (size_t)(seq * 0x9e3779b97f4a7c15ull >> 17) & r->tmask;
+}
+
+static int
+table_grow(struct run *r)
+{
+	size_t n = r->table ? (r->tmask + 1) * 2 : 1024;
+	struct job **t = calloc(n, sizeof(*t));
+	size_t old = r->table ? r->tmask + 1 : 0;
+
+	if (t == NULL)
+		return -ENOMEM;
+	struct job **ot = r->table;
+	r->table = t;
+	r->tmask = n - 1;
+	for (size_t i = 0; i < old; i++) {
+		struct job *j = ot[i], *nx;
+		for (; j != NULL; j = nx) {
+			size_t s = slot_of(r, j->t->seq);
+			nx = j->hnext;
+			j->hnext = t[s];
+			t[s] = j;
+		}
+	}
+	free(ot);
+	return 0;
+}
+
+static int
+table_put(struct run *r, struct job *j)
+{
+	size_t s;
+
+	if (r->table == NULL || r->inflight >= r->tmask) {
+		int rc = table_grow(r);
+		if (rc < 0)
+			return rc;
+	}
+	s = slot_of(r, j->t->seq);
+	j->hnext = r->table[s];
+	r->table[s] = j;
+	r->inflight++;
+	return 0;
+}
+
+static struct job *
+table_get(struct run *r, uint64_t seq)
+{
+	struct job *j;
+
+	if (r->table == NULL)
+		return NULL;
+	for (j = r->table[slot_of(r, seq)]; j != NULL; j = j->hnext)
+		if (j->t->seq == seq)
+			return j;
+	return NULL;
+}
+
+static void
+table_del(struct run *r, struct job *j)
+{
+	struct job **pp = &r->table[slot_of(r, j->t->seq)];
+
+	for (; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == j) {
+			*pp = j->hnext;
+			r->inflight--;
+			return;
+		}
+	}
+}
+
+/* ---- job lifecycle -------------------------------------------------- */
+
+static struct job *
+job_new(const struct run *r, struct pr_task *t)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->t = t;
+	j->attempt = 1;
+	j->retries_left = t->retries >= 0 ? t->retries : r->cfg->retries;
+	pr_buf_init(&j->out, 0);
+	pr_buf_init(&j->err, 0);
+	return j;
+}
+
+static void
+job_free(struct job *j)
+{
+	pr_buf_release(&j->out);
+	pr_buf_release(&j->err);
+	pr_task_free(j->t);
+	free(j);
+}
+
+static void
+flight_unlink(struct run *r, struct job *j)
+{
+	struct worker *w = j->w;
+
+	if (w == NULL)
+		return;
+	if (j->wprev != NULL)
+		j->wprev->wnext = j->wnext;
+	else
+		w->flights = j->wnext;
+	if (j->wnext != NULL)
+		j->wnext->wprev = j->wprev;
+	j->wnext = j->wprev = NULL;
+	w->outstanding--;
+	j->w = NULL;
+	table_del(r, j);
+}
+
+/*
+ * Write the one final record of a job and free it.  res may be NULL for
+ * records the coordinator decides (lost, rejected, cancelled before run).
+ */
+static void
+job_finish(struct run *r, struct job *j, enum pr_status st,
+    const struct pr_result_msg *res, const char *error, const char *host,
+    int worker)
+{
+	struct pr_record rec;
+	struct pr_errbuf eb = { 0, "" };
+	int rc;
+
+	memset(&rec, 0, sizeof(rec));
+	rec.seq = j->t->seq;
+	rec.id = j->t->id;
+	rec.status = st;
+	rec.exit = res ? res->exit : -1;
+	rec.signal = res ? res->signal : 0;
+	rec.attempts = j->attempt;
+	rec.host = host;
+	rec.worker = worker;
+	rec.start = res ? res->start : (j->start > 0 ? j->start : now_unix());
+	rec.elapsed = res ? res->elapsed : 0;
+	rec.has_value = res ? res->has_value : false;
+	rec.value = res ? res->value : 0;
+	rec.error = error != NULL ? error : (res ? res->error : NULL);
+	rec.out = j->out.data ? j->out.data : "";
+	rec.outlen = j->out.len;
+	rec.err = j->err.data ? j->err.data : "";
+	rec.errlen = j->err.len;
+	rec.tag = j->t->tag;
+	rec.cmd = j->t->cmd;
+	rec.extra = NULL;
+	rec.seed = j->t->has_seed ? j->t->seed : r->cfg->seed;
+	rec.bytes_sent = j->t->bodylen;
+
+	char *extra = NULL;
+	if (res != NULL && res->extra_json != NULL)
+		extra = cJSON_PrintUnformatted(res->extra_json);
+	rec.extra = extra;
+
+	if (r->cfg->out.parse_value && !rec.has_value && st == PR_ST_OK)
+		rec.has_value = pr_value_parse(rec.out, rec.outlen, &rec.value);
+	rc = pr_output_record(r->out, &rec, &eb);
+	if (rc < 0)
+		pr_log_error("%s", pr_errmsg(&eb, rc));
+	if (extra != NULL)
+		cJSON_free(extra);
+
+	if (r->red != NULL) {
+		if (st == PR_ST_OK)
+			pr_reduce_add(r->red, j->t->seq, rec.value,
+			    rec.has_value);
+		else
+			pr_reduce_skip(r->red, j->t->seq);
+	}
+	r->sum->tasks++;
+	if (st == PR_ST_OK)
+		r->sum->ok++;
+	else
+		r->sum->failed++;
+	r->done_total++;
+	pr_progress_done(r->prog, worker, st == PR_ST_OK);
+	job_free(j);
+}
+
+/* ---- sending ------------------------------------------------------------ */
+
+static void
+worker_flush(struct worker *w)
+{
+	size_t len;
+	char *data;
+	int rc;
+
+	if (w->wbuf.len == 0 || w->state == W_DEAD)
+		return;
+	data = pr_buf_detach(&w->wbuf, &len);
+	rc = pr_transport_send(w->tr, data, len);
+	if (rc < 0)
+		pr_log_debug("worker %d: send failed: %s", w->index,
+		    pr_strerror(rc));
+}
+
+static void worker_lost(struct worker *w, const char *why, bool kill);
+
+/* Encode n jobs as one task(s) message into w->wbuf and put them in
+ * flight on w. */
+static void
+send_jobs(struct run *r, struct worker *w, struct job **jobs, size_t n)
+{
+	struct pr_task_ref refs[64];
+	struct pr_buf bodies[64];
+	size_t done = 0;
+
+	while (done < n) {
+		size_t k = n - done < 64 ? n - done : 64;
+		int rc = 0;
+
+		for (size_t i = 0; i < k; i++) {
+			struct job *j = jobs[done + i];
+			struct pr_task *t = j->t;
+
+			refs[i].seq = t->seq;
+			refs[i].attempt = j->attempt;
+			pr_buf_init(&bodies[i], 0);
+			if (t->body != NULL) {
+				refs[i].body = t->body;
+				refs[i].bodylen = t->bodylen;
+			} else {
+				rc = pr_task_body(t, w->index, &bodies[i]);
+				refs[i].body = bodies[i].data ? bodies[i].data : "";
+				refs[i].bodylen = bodies[i].len;
+			}
+		}
+		if (rc == 0)
+			rc = pr_msg_tasks(&w->wbuf, refs, k);
+		for (size_t i = 0; i < k; i++)
+			pr_buf_release(&bodies[i]);
+		if (rc < 0) {
+			pr_log_error("cannot encode tasks: %s", pr_strerror(rc));
+			r->rc = rc;
+			r->stopping = true;
+		}
+		for (size_t i = 0; i < k; i++) {
+			struct job *j = jobs[done + i];
+
+			j->w = w;
+			j->wprev = NULL;
+			j->wnext = w->flights;
+			if (w->flights != NULL)
+				w->flights->wprev = j;
+			w->flights = j;
+			w->outstanding++;
+			if (j->start == 0)
+				j->start = now_unix();
+			pr_progress_started(r->prog, w->index);
+			if (table_put(r, j) < 0) {
+				r->rc = -ENOMEM;
+				r->stopping = true;
+			}
+		}
+		done += k;
+	}
+}
+
+/* ---- taking tasks from the reader ----------------------------------- */
+
+static void
+ring_stop(struct run *r)
+{
+	pthread_mutex_lock(&r->ring.mu);
+	r->ring.stop = true;
+	pthread_cond_signal(&r->ring.not_full);
+	pthread_mutex_unlock(&r->ring.mu);
+}
+
+static void
+place_job(struct run *r, struct job *j)
+{
+	struct pr_task *t = j->t;
+
+	if (t->worker > 0) {
+		if (t->worker > r->nworkers) {
+			char msg[128];
+			snprintf(msg, sizeof(msg),
+			    "no worker %d (there are %d)", t->worker,
+			    r->nworkers);
+			job_finish(r, j, PR_ST_ERROR, NULL, msg, NULL, 0);
+			return;
+		}
+		jobq_push(&r->workers[t->worker - 1].pinned, j);
+		return;
+	}
+	if (t->host != NULL) {
+		struct worker *best = NULL;
+		for (int i = 0; i < r->nworkers; i++) {
+			struct worker *w = &r->workers[i];
+			if (w->state == W_DEAD || strcmp(w->host, t->host) != 0)
+				continue;
+			if (best == NULL || w->pinned.n < best->pinned.n)
+				best = w;
+		}
+		if (best == NULL) {
+			char msg[320];
+			snprintf(msg, sizeof(msg), "no worker on host '%s'",
+			    t->host);
+			job_finish(r, j, PR_ST_ERROR, NULL, msg, NULL, 0);
+			return;
+		}
+		jobq_push(&best->pinned, j);
+		return;
+	}
+	jobq_push(&r->pending, j);
+}
+
+/* Move tasks from the reader's ring into the pending deque. */
+static void
+drain_ring(struct run *r)
+{
+	struct pr_task *batch[256];
+	size_t n;
+	bool done;
+
+	for (;;) {
+		pthread_mutex_lock(&r->ring.mu);
+		n = r->ring.n < 256 ? r->ring.n : 256;
+		for (size_t i = 0; i < n; i++) {
+			batch[i] = r->ring.items[r->ring.head];
+			r->ring.head = (r->ring.head + 1) % RING_SIZE;
+		}
+		r->ring.n -= n;
+		done = r->ring.done && r->ring.n == 0;
+		if (n > 0)
+			pthread_cond_signal(&r->ring.not_full);
+		pthread_mutex_unlock(&r->ring.mu);
+
+		for (size_t i = 0; i < n; i++) {
+			struct pr_task *t = batch[i];
+			struct job *j = job_new(r, t);
+
+			r->read_total++;
+			if (j == NULL) {
+				pr_task_free(t);
+				r->rc = -ENOMEM;
+				r->stopping = true;
+				continue;
+			}
+			if (t->status == PR_ST_REJECTED) {
+				pr_log_error("%s", t->error ? t->error :
+				    "bad input");
+				job_finish(r, j, PR_ST_REJECTED, NULL,
+				    t->error, NULL, 0);
+				continue;
+			}
+			if (r->stopping || r->alive == 0) {
+				job_finish(r, j, r->alive == 0 ?
+				    PR_ST_LOST : PR_ST_CANCELLED, NULL,
+				    r->alive == 0 ? "no worker left" :
+				    "not run: parrun was stopped", NULL, 0);
+				continue;
+			}
+			place_job(r, j);
+		}
+		if (done && !r->input_done) {
+			r->input_done = true;
+			if (r->ring.rc < 0) {
+				/* bad input: stop dispatching, finish the rest */
+				pr_log_error("%s", pr_errmsg(&r->ring.eb,
+				    r->ring.rc));
+				if (r->ring.rc == PR_EBADINPUT)
+					r->sum->bad_input = true;
+				if (r->rc == 0)
+					r->rc = r->ring.rc;
+				if (r->eb != NULL && r->eb->msg[0] == '\0')
+					*r->eb = r->ring.eb;
+			}
+		}
+		if (n < 256)
+			break;
+	}
+	pr_progress_set_total(r->prog, r->read_total, r->input_done);
+}
+
+static void *
+reader_main(void *arg)
+{
+	struct run *r = arg;
+	struct pr_errbuf eb = { 0, "" };
+	int rc;
+
+	for (;;) {
+		struct pr_task *t = NULL;
+
+		rc = pr_input_next(r->in, &t, &eb);
+		if (rc <= 0)
+			break;
+		pthread_mutex_lock(&r->ring.mu);
+		while (r->ring.n == RING_SIZE && !r->ring.stop)
+			pthread_cond_wait(&r->ring.not_full, &r->ring.mu);
+		if (r->ring.stop) {
+			pthread_mutex_unlock(&r->ring.mu);
+			pr_task_free(t);
+			rc = 0;
+			break;
+		}
+		r->ring.items[(r->ring.head + r->ring.n) % RING_SIZE] = t;
+		r->ring.n++;
+		/* under the lock: the loop closes `wake` only after setting
+		 * stop, so a send never races the close */
+		uv_async_send(&r->wake);
+		pthread_mutex_unlock(&r->ring.mu);
+	}
+	pthread_mutex_lock(&r->ring.mu);
+	r->ring.done = true;
+	r->ring.rc = rc < 0 ? rc : 0;
+	r->ring.eb = eb;
+	if (!r->ring.stop)
+		uv_async_send(&r->wake);
+	pthread_mutex_unlock(&r->ring.mu);
+	return NULL;
+}
+
+/* ---- dispatch ----------------------------------------------------------- */
+
+static bool
+worker_has_room(const struct run *r, const struct worker *w, size_t window)
+{
+	return w->state == W_READY && w->outstanding < window &&
+	    w->tr->ops->queued(w->tr) < SEND_HIGH && !r->stopping;
+}
+
+static bool
+keep_order_blocked(const struct run *r, const struct job *j)
+{
+	return r->cfg->out.keep_order &&
+	    j->t->seq >= pr_output_next_seq(r->out) + KEEP_WINDOW;
+}
+
+static void
+dispatch(struct run *r)
+{
+	struct job *batch[PR_SCHED_BATCH_MAX];
+
+	if (r->stopping || r->alive == 0)
+		return;
+
+	if (r->sched.kind == PR_SCHED_STATIC) {
+		/* task i to worker (i-1) mod W, in order; a full worker
+		 * holds the line (that is what static means) */
+		for (;;) {
+			struct job *j = r->pending.head;
+			struct worker *w;
+			unsigned b = pr_sched_batch(&r->sched, r->pending.n,
+			    r->input_done);
+			size_t win;
+
+			if (j == NULL || keep_order_blocked(r, j))
+				break;
+			w = &r->workers[pr_sched_static_worker(j->t->seq,
+			    r->nworkers)];
+			win = pr_sched_window(&r->sched, w->slots, b);
+			if (w->state == W_DEAD) {
+				/* its share goes to whoever is alive */
+				for (int k = 0; k < r->nworkers; k++) {
+					w = &r->workers[(j->t->seq + (uint64_t)k) %
+					    (uint64_t)r->nworkers];
+					if (w->state != W_DEAD)
+						break;
+				}
+			}
+			if (!worker_has_room(r, w, win))
+				break;
+			jobq_pop(&r->pending);
+			send_jobs(r, w, &j, 1);
+		}
+	}
+
+	for (int i = 0; i < r->nworkers; i++) {
+		struct worker *w = &r->workers[i];
+		unsigned b = pr_sched_batch(&r->sched, r->pending.n,
+		    r->input_done);
+		size_t win = pr_sched_window(&r->sched, w->slots, b);
+		size_t n = 0;
+
+		if (w->state != W_READY)
+			continue;
+		/* pinned work first */
+		while (w->pinned.head != NULL && worker_has_room(r, w, win) &&
+		    n < b && !keep_order_blocked(r, w->pinned.head)) {
+			batch[n++] = jobq_pop(&w->pinned);
+			if (n == b) {
+				send_jobs(r, w, batch, n);
+				n = 0;
+			}
+		}
+		if (n > 0) {
+			send_jobs(r, w, batch, n);
+			n = 0;
+		}
+		if (r->sched.kind == PR_SCHED_STATIC)
+			continue;
+		while (r->pending.head != NULL && worker_has_room(r, w, win)) {
+			size_t room = win - w->outstanding;
+			size_t want = b < room ? b : room;
+
+			/* wait for room for a whole batch unless the
+			 * queue is short anyway */
+			if (want < b && r->pending.n >= b && w->outstanding > 0)
+				break;
+			while (n < want && r->pending.head != NULL &&
+			    !keep_order_blocked(r, r->pending.head))
+				batch[n++] = jobq_pop(&r->pending);
+			if (n == 0)
+				break;
+			send_jobs(r, w, batch, n);
+			n = 0;
+		}
+	}
+}
+
+/* ---- the end of a run ---------------------------------------------- */
+
+static bool
+all_work_done(const struct run *r)
+{
+	if (!r->input_done || r->pending.n > 0 || r->inflight > 0)
+		return false;
+	for (int i = 0; i < r->nworkers; i++)
+		if (r->workers[i].pinned.n > 0)
+			return false;
+	return true;
+}
+
+static void
+shutdown_workers(struct run *r, const char *mode)
+{
+	for (int i = 0; i < r->nworkers; i++) {
+		struct worker *w = &r->workers[i];
+
+		if (w->state == W_READY || w->state == W_STARTING) {
+			pr_msg_shutdown(&w->wbuf, mode, 2000);
+			worker_flush(w);
+			w->tr->ops->shutdown(w->tr);
+			w->state = W_DRAINING;
+		}
+	}
+	r->shutting_down = true;
+}
+
+static void
+finish_if_done(struct run *r)
+{
+	if (r->shutting_down)
+		return;
+	if (r->alive == 0) {
+		/* nobody left to run what remains: record it as lost */
+		struct job *j;
+
+		if (r->rc == 0 && (r->pending.n > 0 || !r->input_done)) {
+			r->rc = PR_ENOWORKER;
+			pr_err(r->eb, PR_ENOWORKER, "no worker left: the "
+			    "remaining tasks are recorded as lost");
+		}
+		while ((j = jobq_pop(&r->pending)) != NULL)
+			job_finish(r, j, PR_ST_LOST, NULL, "no worker left",
+			    NULL, 0);
+		for (int i = 0; i < r->nworkers; i++)
+			while ((j = jobq_pop(&r->workers[i].pinned)) != NULL)
+				job_finish(r, j, PR_ST_LOST, NULL,
+				    "no worker left", NULL, 0);
+		if (!r->input_done)
+			return;		/* keep draining the input */
+	}
+	if (r->stopping && r->inflight == 0) {
+		struct job *j;
+		while ((j = jobq_pop(&r->pending)) != NULL)
+			job_finish(r, j, PR_ST_CANCELLED, NULL,
+			    "not run: parrun was stopped", NULL, 0);
+		for (int i = 0; i < r->nworkers; i++)
+			while ((j = jobq_pop(&r->workers[i].pinned)) != NULL)
+				job_finish(r, j, PR_ST_CANCELLED, NULL,
+				    "not run: parrun was stopped", NULL, 0);
+		ring_stop(r);
+		shutdown_workers(r, "now");
+		return;
+	}
+	if (all_work_done(r))
+		shutdown_workers(r, "drain");
+}
+
+static void
+close_handles_if_done(struct run *r)
+{
+	for (int i = 0; i < r->nworkers; i++)
+		if (!r->workers[i].closed)
+			return;
+	if (!r->input_done && !r->stopping && r->alive > 0)
+		return;
+	if (!uv_is_closing((uv_handle_t *)&r->hb_timer)) {
+		ring_stop(r);	/* the reader must not wake us any more */
+		uv_close((uv_handle_t *)&r->hb_timer, NULL);
+		uv_close((uv_handle_t *)&r->ui_timer, NULL);
+		uv_close((uv_handle_t *)&r->sigint, NULL);
+		uv_close((uv_handle_t *)&r->sigterm, NULL);
+		uv_close((uv_handle_t *)&r->check, NULL);
+		uv_close((uv_handle_t *)&r->wake, NULL);
+	}
+}
+
+/* ---- messages from workers ------------------------------------------ */
+
+static void
+handle_result(struct worker *w, const cJSON *obj)
+{
+	struct run *r = w->r;
+	struct pr_result_msg res;
+	struct pr_errbuf eb = { 0, "" };
+	struct job *j;
+	uint64_t seq;
+	int64_t v = 0;
+	int rc;
+
+	/* find the job before decoding the output into its buffers */
+	if (pr_json_get_i64(obj, "seq", 1, (int64_t)1 << 53, false, &v) < 0) {
+		worker_lost(w, "sent a result without a valid 'seq'", true);
+		return;
+	}
+	seq = (uint64_t)v;
+	j = table_get(r, seq);
+	if (j == NULL || j->w != w) {
+		pr_log_warn("worker %d: late or duplicate result for task "
+		    "seq %llu: dropped", w->index, (unsigned long long)seq);
+		return;
+	}
+	rc = pr_result_decode(obj, &res, &j->out, &j->err, &eb);
+	if (rc < 0) {
+		worker_lost(w, pr_errmsg(&eb, rc), true);
+		return;
+	}
+	if (res.attempt != j->attempt) {
+		pr_log_warn("worker %d: result for task '%s' attempt %d, "
+		    "expected %d: dropped", w->index, j->t->id, res.attempt,
+		    j->attempt);
+		return;
+	}
+	flight_unlink(r, j);
+	w->done++;
+	pr_sched_observe(&r->sched, res.elapsed, 1);
+
+	if ((res.status == PR_ST_FAILED || res.status == PR_ST_TIMEOUT) &&
+	    j->retries_left > 0 && !r->stopping) {
+		j->retries_left--;
+		j->attempt++;
+		pr_output_discard(r->out, j->t->seq);
+		pr_buf_reset(&j->out);
+		pr_buf_reset(&j->err);
+		jobq_push(&r->pending, j);
+		return;
+	}
+	job_finish(r, j, res.status, &res, NULL, w->host, w->index);
+}
+
+static void
+handle_hello(struct worker *w, const cJSON *msg)
+{
+	struct run *r = w->r;
+	struct pr_hello h;
+	struct pr_welcome wl;
+	struct pr_errbuf eb = { 0, "" };
+	int proto, rc;
+
+	rc = pr_hello_decode(msg, &h, &eb);
+	if (rc < 0) {
+		worker_lost(w, pr_errmsg(&eb, rc), true);
+		return;
+	}
+	rc = pr_proto_negotiate(h.proto_min, h.proto_max, &proto);
+	if (rc < 0) {
+		char why[160];
+		snprintf(why, sizeof(why), "worker speaks protocol %d..%d, "
+		    "parrun speaks %d..%d", h.proto_min, h.proto_max,
+		    PR_PROTO_MIN, PR_PROTO_MAX);
+		pr_msg_reject(&w->wbuf, why, PR_PROTO_MIN, PR_PROTO_MAX);
+		worker_flush(w);
+		worker_lost(w, why, false);
+		return;
+	}
+	snprintf(w->host, sizeof(w->host), "%s", h.host ? h.host : "?");
+	w->pid = h.pid;
+	w->slots = h.slots > 0 ? h.slots : 1;
+
+	memset(&wl, 0, sizeof(wl));
+	wl.proto = proto;
+	wl.worker = w->index;
+	wl.hb_ms = r->cfg->hb_ms;
+	wl.max_frame = r->cfg->max_frame;
+	wl.seed = r->cfg->seed;
+	wl.threads = r->cfg->threads > 0 ? r->cfg->threads :
+	    (h.cpus / w->slots > 0 ? h.cpus / w->slots : 1);
+	wl.stream_output = r->cfg->out.line_buffer;
+	wl.session = r->session;
+	pr_msg_welcome(&w->wbuf, &wl);
+	w->state = W_READY;
+	pr_log_debug("worker %d ready: host '%s' pid %ld slots %d", w->index,
+	    w->host, w->pid, w->slots);
+}
+
+struct line_ctx {
+	struct worker *w;
+};
+
+static int
+on_worker_line(void *arg, char *line, size_t len, int err)
+{
+	struct worker *w = arg;
+	struct run *r = w->r;
+	struct pr_errbuf eb = { 0, "" };
+	enum pr_msg_type type;
+	cJSON *msg = NULL;
+	int rc;
+
+	if (w->state == W_DEAD)
+		return 1;
+	if (err == PR_ETOOBIG) {
+		char why[128];
+		snprintf(why, sizeof(why), "sent a line over %zu bytes at "
+		    "byte %llu", w->fr.max_line,
+		    (unsigned long long)w->fr.offset);
+		worker_lost(w, why, true);
+		return 1;
+	}
+	rc = pr_msg_parse(line, len, &msg, &type, &eb);
+	if (rc < 0) {
+		char why[PR_ERRBUF_LEN + 64];
+		snprintf(why, sizeof(why), "sent garbage at byte %llu: %s",
+		    (unsigned long long)w->fr.offset, pr_errmsg(&eb, rc));
+		worker_lost(w, why, true);
+		return 1;
+	}
+	w->last_seen = uv_now(&r->loop);
+	if (w->state == W_STARTING) {
+		if (type != PR_MSG_HELLO)
+			worker_lost(w, "did not start with hello", true);
+		else
+			handle_hello(w, msg);
+		cJSON_Delete(msg);
+		return w->state == W_DEAD;
+	}
+	switch (type) {
+	case PR_MSG_RESULT:
+		handle_result(w, msg);
+		break;
+	case PR_MSG_RESULTS: {
+		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(msg,
+		    "results"), *it;
+		if (!cJSON_IsArray(arr)) {
+			worker_lost(w, "sent 'results' without an array", true);
+			break;
+		}
+		cJSON_ArrayForEach(it, arr) {
+			if (w->state == W_DEAD)
+				break;
+			handle_result(w, it);
+		}
+		break;
+	}
+	case PR_MSG_OUTPUT: {
+		uint64_t seq;
+		int attempt, stream;
+		struct pr_buf tmp;
+		struct job *j;
+
+		pr_buf_init(&tmp, 0);
+		rc = pr_output_decode(msg, &seq, &attempt, &stream, &tmp, &eb);
+		if (rc < 0) {
+			pr_buf_release(&tmp);
+			worker_lost(w, pr_errmsg(&eb, rc), true);
+			break;
+		}
+		j = table_get(r, seq);
+		if (j != NULL && j->w == w && j->attempt == attempt) {
+			if (r->cfg->out.line_buffer)
+				pr_output_chunk(r->out, seq, j->t->tag, stream,
+				    tmp.data ? tmp.data : "", tmp.len, NULL);
+			else
+				pr_buf_add(stream == 2 ? &j->err : &j->out,
+				    tmp.data ? tmp.data : "", tmp.len);
+		}
+		pr_buf_release(&tmp);
+		break;
+	}
+	case PR_MSG_STARTED:
+	case PR_MSG_HB:
+	case PR_MSG_BYE:
+		break;
+	case PR_MSG_ERROR: {
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(msg, "msg");
+		const cJSON *f = cJSON_GetObjectItemCaseSensitive(msg, "fatal");
+		pr_log_warn("worker %d (%s): %s", w->index, w->host,
+		    cJSON_IsString(m) ? m->valuestring : "error");
+		if (cJSON_IsTrue(f))
+			worker_lost(w, "reported a fatal error", true);
+		break;
+	}
+	default:
+		pr_msg_error(&w->wbuf, "unknown-type",
+		    "unknown message type", false);
+		break;
+	}
+	cJSON_Delete(msg);
+	return w->state == W_DEAD;
+}
+
+/* ---- worker lifecycle ------------------------------------------------ */
+
+static void
+on_tr_closed(void *arg)
+{
+	struct worker *w = arg;
+
+	w->closed = true;
+	w->tr = NULL;
+	close_handles_if_done(w->r);
+}
+
+static void
+worker_close(struct worker *w)
+{
+	if (w->tr != NULL && !w->closed)
+		pr_transport_close(w->tr);
+}
+
+/*
+ * A worker is gone or untrustworthy: kill it, put its in-flight jobs back
+ * (attempt + 1) or record them as lost past the crash limit.
+ */
+static void
+worker_lost(struct worker *w, const char *why, bool kill)
+{
+	struct run *r = w->r;
+	struct job *j;
+	bool expected = w->state == W_DRAINING;
+
+	if (w->state == W_DEAD)
+		return;
+	if (!expected || w->outstanding > 0)
+		pr_log_error("worker %d (%s, pid %ld) lost: %s", w->index,
+		    w->host[0] ? w->host : "starting", w->pid, why);
+	w->state = W_DEAD;
+	r->alive--;
+	if (w->tr != NULL && !w->exited) {
+		if (kill)
+			w->tr->ops->kill(w->tr, SIGKILL);
+		else	/* let it read what we sent and leave on its own */
+			w->tr->ops->shutdown(w->tr);
+	}
+	w->dead_at = uv_now(&r->loop);
+	while ((j = w->flights) != NULL) {
+		flight_unlink(r, j);
+		j->crashes++;
+		if (j->crashes >= r->cfg->crash_limit || r->stopping) {
+			char msg[PR_ERRBUF_LEN];
+
+			if (r->stopping)
+				snprintf(msg, sizeof(msg), "cancelled: its "
+				    "worker was lost (%s)", why);
+			else
+				snprintf(msg, sizeof(msg), "lost: its worker "
+				    "was lost %d times (last: %s)",
+				    j->crashes, why);
+			job_finish(r, j, r->stopping ? PR_ST_CANCELLED :
+			    PR_ST_LOST, NULL, msg, w->host, w->index);
+			continue;
+		}
+		pr_progress_stopped(r->prog, w->index);
+		j->attempt++;
+		pr_output_discard(r->out, j->t->seq);
+		pr_buf_reset(&j->out);
+		pr_buf_reset(&j->err);
+		jobq_push_front(&r->pending, j);
+	}
+	/* pinned jobs have nowhere else to go */
+	while ((j = jobq_pop(&w->pinned)) != NULL)
+		job_finish(r, j, PR_ST_LOST, NULL, "its worker was lost",
+		    w->host, w->index);
+	if (w->exited || w->eof)
+		worker_close(w);
+}
+
+static void
+on_tr_data(void *arg, char *data, size_t len)
+{
+	struct worker *w = arg;
+
+	if (w->state == W_DEAD)
+		return;
+	pr_framer_feed(&w->fr, data, len, on_worker_line, w);
+}
+
+static void
+on_tr_eof(void *arg, int err)
+{
+	struct worker *w = arg;
+
+	w->eof = true;
+	if (w->state != W_DEAD) {
+		if (pr_framer_finish(&w->fr, false, NULL, NULL) < 0)
+			worker_lost(w, "stream ended inside a message", true);
+		else if (w->state == W_DRAINING && w->outstanding == 0) {
+			w->state = W_DEAD;
+			w->r->alive--;
+		} else
+			worker_lost(w, err < 0 ? pr_strerror(err) :
+			    "closed its connection", false);
+	}
+	if (w->exited)
+		worker_close(w);
+}
+
+static void
+on_tr_exited(void *arg, long status, int sig)
+{
+	struct worker *w = arg;
+	char why[96];
+
+	w->exited = true;
+	if (w->state != W_DEAD) {
+		if (sig != 0)
+			snprintf(why, sizeof(why), "killed by signal %d", sig);
+		else
+			snprintf(why, sizeof(why), "exited with status %ld",
+			    status);
+		if (!w->eof)
+			return;		/* let the stream drain first */
+		worker_lost(w, why, false);
+	}
+	if (w->eof)
+		worker_close(w);
+}
+
+static int
+worker_start(struct run *r, struct worker *w, int index)
+{
+	struct pr_transport_cb cb;
+	struct pr_errbuf eb = { 0, "" };
+	char frame[32];
+	char *argv[6];
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->r = r;
+	w->index = index;
+	w->state = W_STARTING;
+	w->slots = 1;
+	pr_framer_init(&w->fr, r->cfg->max_frame);
+	pr_buf_init(&w->wbuf, 0);
+	snprintf(frame, sizeof(frame), "%zu", r->cfg->max_frame);
+	argv[0] = (char *)r->cfg->worker_path;
+	argv[1] = (char *)"--slots";
+	argv[2] = (char *)"1";
+	argv[3] = (char *)"--max-frame";
+	argv[4] = frame;
+	argv[5] = NULL;
+	cb.arg = w;
+	cb.data = on_tr_data;
+	cb.eof = on_tr_eof;
+	cb.exited = on_tr_exited;
+	cb.closed = on_tr_closed;
+	rc = pr_transport_local_start(&r->loop, argv, &cb, &w->tr, &eb);
+	if (rc < 0) {
+		pr_log_error("%s", pr_errmsg(&eb, rc));
+		w->state = W_DEAD;
+		w->closed = true;
+		return rc;
+	}
+	w->started_at = uv_now(&r->loop);
+	w->last_seen = w->started_at;
+	r->alive++;
+	return 0;
+}
+
+/* ---- loop callbacks ------------------------------------------------- */
+
+static void
+iterate(struct run *r)
+{
+	struct pr_errbuf eb = { 0, "" };
+
+	drain_ring(r);
+	dispatch(r);
+	finish_if_done(r);
+	for (int i = 0; i < r->nworkers; i++)
+		worker_flush(&r->workers[i]);
+	if (pr_output_flush(r->out, &eb) < 0 && !r->output_failed) {
+		r->output_failed = true;
+		pr_log_error("%s", eb.msg);
+	}
+	pr_progress_update(r->prog, now_unix());
+}
+
+static void
+on_wake(uv_async_t *a)
+{
+	(void)a;
+}
+
+static void
+on_check(uv_check_t *c)
+{
+	iterate(c->data);
+}
+
+static void
+on_hb(uv_timer_t *t)
+{
+	struct run *r = t->data;
+	uint64_t now = uv_now(&r->loop);
+	bool hb_due = now - r->last_hb >= (uint64_t)r->cfg->hb_ms;
+
+	for (int i = 0; i < r->nworkers; i++) {
+		struct worker *w = &r->workers[i];
+
+		if (w->state == W_DEAD) {
+			/* given up on but still there: no more waiting */
+			if (!w->exited && w->tr != NULL &&
+			    now - w->dead_at > 1000)
+				w->tr->ops->kill(w->tr, SIGKILL);
+			continue;
+		}
+		if (w->state == W_STARTING &&
+		    now - w->started_at > 2 * (uint64_t)r->cfg->hb_ms) {
+			worker_lost(w, "no hello in time", true);
+			continue;
+		}
+		if (now - w->last_seen > 3 * (uint64_t)r->cfg->hb_ms) {
+			worker_lost(w, "missed 3 heartbeats", true);
+			continue;
+		}
+		if (w->state == W_READY && hb_due)
+			pr_msg_hb(&w->wbuf, now_unix(), (int)w->outstanding);
+	}
+	if (hb_due)
+		r->last_hb = now;
+}
+
+static void
+on_ui(uv_timer_t *t)
+{
+	struct run *r = t->data;
+
+	pr_progress_update(r->prog, now_unix());
+}
+
+static void
+on_signal(uv_signal_t *s, int signum)
+{
+	struct run *r = s->data;
+	uint64_t now = uv_now(&r->loop);
+
+	if (r->signal != 0 && signum == SIGINT &&
+	    now - r->first_sig_ms < 2000) {
+		/* second Ctrl-C: stop everything now */
+		pr_log_error("interrupted again: killing every task now");
+		for (int i = 0; i < r->nworkers; i++) {
+			struct worker *w = &r->workers[i];
+			if (w->state != W_DEAD && w->tr != NULL)
+				w->tr->ops->kill(w->tr, SIGTERM);
+		}
+		return;
+	}
+	if (r->signal != 0)
+		return;
+	r->signal = signum;
+	r->first_sig_ms = now;
+	r->sum->signal = signum;
+	r->stopping = true;
+	pr_log_error("%s: stopping (cancelling running tasks)",
+	    signum == SIGINT ? "interrupted" : "terminated");
+	ring_stop(r);
+	for (int i = 0; i < r->nworkers; i++) {
+		struct worker *w = &r->workers[i];
+		if (w->state == W_READY)
+			for (struct job *j = w->flights; j; j = j->wnext)
+				pr_msg_cancel(&w->wbuf, j->t->seq, j->attempt,
+				    2000);
+	}
+}
+
+/* ---- setup and teardown ------------------------------------------------ */
+
+void
+pr_config_init(struct pr_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->jobs = 0;			/* default: CPUs available */
+	c->worker_path = "parrun-worker";
+	c->schedule = PR_SCHED_DYNAMIC;
+	c->max_frame = PR_MAX_FRAME;
+	c->hb_ms = 5000;
+	c->retries = 0;
+	c->crash_limit = 3;
+	pr_input_opts_init(&c->in);
+	pr_output_opts_init(&c->out);
+}
+
+static void
+make_session(struct run *r)
+{
+	snprintf(r->session, sizeof(r->session), "%lx-%lx",
+	    (unsigned long)time(NULL), (unsigned long)getpid());
+}
+
+static void
+log_hook(void *arg)
+{
+	struct run *r = arg;
+
+	pr_progress_clear(r->prog);
+}
+
+int
+pr_run(const struct pr_config *cfg, struct pr_summary *sum,
+    struct pr_errbuf *eb)
+{
+	struct pr_output_opts oo;
+	struct run *r;
+	int rc;
+
+	memset(sum, 0, sizeof(*sum));
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return -ENOMEM;
+	r->cfg = cfg;
+	r->sum = sum;
+	r->eb = eb;
+	make_session(r);
+	pthread_mutex_init(&r->ring.mu, NULL);
+	pthread_cond_init(&r->ring.not_full, NULL);
+
+	rc = uv_loop_init(&r->loop);
+	if (rc < 0) {
+		pr_err(eb, rc, "cannot start the event loop: %s",
+		    uv_strerror(rc));
+		goto out_free;
+	}
+	if (cfg->bar || cfg->eta || cfg->progress) {
+		struct pr_progress_opts po;
+
+		memset(&po, 0, sizeof(po));
+		po.fd = 2;
+		po.mode = (cfg->bar ? PR_PROGRESS_BAR : 0) |
+		    (cfg->eta ? PR_PROGRESS_ETA : 0) |
+		    (cfg->progress ? PR_PROGRESS_WORKERS : 0);
+		rc = pr_progress_new(&r->prog, &po, now_unix());
+		if (rc < 0)
+			goto out_loop;
+		pr_log_set_hook(log_hook, r);
+	}
+	oo = cfg->out;
+	oo.progress = r->prog;
+	rc = pr_output_open(&r->out, &oo, eb);
+	if (rc < 0)
+		goto out_progress;
+	if (cfg->reduce != NULL) {
+		enum pr_reduce_op op;
+
+		rc = pr_reduce_op_parse(cfg->reduce, &op, eb);
+		if (rc < 0)
+			goto out_output;
+		r->red = pr_reduce_new(op, cfg->deterministic);
+		if (r->red == NULL) {
+			rc = -ENOMEM;
+			goto out_output;
+		}
+	}
+	rc = pr_input_new(&r->in, &cfg->in, eb);
+	if (rc < 0)
+		goto out_reduce;
+
+	uv_async_init(&r->loop, &r->wake, on_wake);
+	r->wake.data = r;
+	uv_check_init(&r->loop, &r->check);
+	r->check.data = r;
+	uv_check_start(&r->check, on_check);
+	uv_timer_init(&r->loop, &r->hb_timer);
+	r->hb_timer.data = r;
+	/* ticks often enough to enforce deadlines; heartbeats go out
+	 * every hb_ms */
+	uv_timer_start(&r->hb_timer, on_hb, TICK_MS(cfg->hb_ms),
+	    TICK_MS(cfg->hb_ms));
+	r->last_hb = uv_now(&r->loop);
+	uv_timer_init(&r->loop, &r->ui_timer);
+	r->ui_timer.data = r;
+	if (r->prog != NULL)
+		uv_timer_start(&r->ui_timer, on_ui, 100, 100);
+	uv_signal_init(&r->loop, &r->sigint);
+	uv_signal_init(&r->loop, &r->sigterm);
+	r->sigint.data = r->sigterm.data = r;
+	uv_signal_start(&r->sigint, on_signal, SIGINT);
+	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+
+	r->nworkers = cfg->jobs;
+	r->workers = calloc((size_t)r->nworkers, sizeof(*r->workers));
+	if (r->workers == NULL) {
+		rc = -ENOMEM;
+		goto out_input;
+	}
+	pr_sched_init(&r->sched, cfg->schedule, cfg->batch, r->nworkers);
+	for (int i = 0; i < r->nworkers; i++)
+		worker_start(r, &r->workers[i], i + 1);
+	if (r->alive == 0) {
+		rc = pr_err(eb, PR_ENOWORKER, "no worker could be started "
+		    "(is '%s' installed?)", cfg->worker_path);
+		r->stopping = true;
+	}
+
+	rc = pthread_create(&r->reader, NULL, reader_main, r);
+	if (rc != 0) {
+		rc = pr_err(eb, -rc, "cannot start the input reader: %s",
+		    strerror(rc));
+		r->stopping = true;
+		r->input_done = true;
+	} else {
+		r->reader_started = true;
+	}
+
+	uv_run(&r->loop, UV_RUN_DEFAULT);
+
+	if (r->reader_started) {
+		ring_stop(r);
+		pthread_mutex_lock(&r->ring.mu);
+		bool done = r->ring.done;
+		pthread_mutex_unlock(&r->ring.mu);
+		if (!done)	/* blocked in read(): it holds nothing of ours */
+			pthread_cancel(r->reader);
+		pthread_join(r->reader, NULL);
+		/* tasks still in the ring were never taken: free them */
+		while (r->ring.n > 0) {
+			pr_task_free(r->ring.items[r->ring.head]);
+			r->ring.head = (r->ring.head + 1) % RING_SIZE;
+			r->ring.n--;
+		}
+	}
+	if (r->rc == 0 && r->alive == 0 && r->sum->tasks == 0 &&
+	    r->read_total > 0)
+		r->rc = PR_ENOWORKER;
+	if (rc == 0)
+		rc = r->rc;
+	if (r->red != NULL) {
+		struct pr_buf b;
+
+		pr_buf_init(&b, 0);
+		if (pr_reduce_result(r->red, &sum->value, &sum->folded) == 0 &&
+		    pr_reduce_format(r->red, &b) == 0) {
+			sum->reduced = true;
+			sum->reduced_text = pr_buf_detach(&b, NULL);
+		}
+		pr_buf_release(&b);
+	}
+
+	for (int i = 0; i < r->nworkers; i++) {
+		pr_framer_release(&r->workers[i].fr);
+		pr_buf_release(&r->workers[i].wbuf);
+	}
+	free(r->workers);
+	free(r->table);
+out_input:
+	pr_input_free(r->in);
+out_reduce:
+	pr_reduce_free(r->red);
+out_output:
+	{
+		struct pr_errbuf oeb = { 0, "" };
+		struct pr_output_stats st;
+		int orc;
+
+		pr_output_get_stats(r->out, &st);
+		sum->failed += st.downgraded;
+		if (sum->ok >= st.downgraded)
+			sum->ok -= st.downgraded;
+		orc = pr_output_close(r->out, &oeb);
+		if (orc < 0 && !r->output_failed)
+			pr_log_error("%s", pr_errmsg(&oeb, orc));
+		if (rc == 0 && orc < 0 && orc != UV_EPIPE)
+			rc = orc;
+	}
+out_progress:
+	pr_log_set_hook(NULL, NULL);
+	pr_progress_free(r->prog);
+out_loop:
+	uv_loop_close(&r->loop);
+out_free:
+	pthread_mutex_destroy(&r->ring.mu);
+	pthread_cond_destroy(&r->ring.not_full);
+	free(r);
+	return rc;
+}

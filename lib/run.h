@@ -1,0 +1,64 @@
+/*
+ * run.h - the coordinator: one run of parrun from first task to exit.
+ *
+ * pr_run() owns one libuv loop.  A reader thread turns the input into
+ * tasks (lib/input.c) and hands them over through a bounded queue, so the
+ * coordinator's memory does not grow with the number of tasks; the loop
+ * starts the workers, schedules tasks onto them (lib/sched.c), collects
+ * results, writes output (lib/output.c) and folds reductions
+ * (lib/reduce.c).  It returns when every task read has exactly one final
+ * record, or after a signal.
+ *
+ * Errors: 0 when the run completed (tasks may have failed: see the
+ * summary); a negative code with eb filled when it could not run or had to
+ * stop early (bad input, no worker).  The summary is filled in both cases.
+ */
+#ifndef PR_RUN_H
+#define PR_RUN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "input.h"
+#include "output.h"
+#include "sched.h"
+
+struct pr_config {
+	int jobs;			/* local workers */
+	const char *worker_path;	/* parrun-worker program */
+	enum pr_schedule schedule;
+	unsigned batch;			/* 0: auto */
+	size_t max_frame;
+	int hb_ms;			/* heartbeat period */
+	int retries;			/* default for tasks without "retries" */
+	double timeout;			/* default per-task timeout, s; 0 none */
+	int crash_limit;		/* worker losses before a task is lost */
+	uint64_t seed;
+	int threads;			/* 0: CPUs / slots */
+	const char *reduce;		/* op name or NULL */
+	bool deterministic;
+	bool bar, eta, progress;
+	int verbose;
+	struct pr_input_opts in;
+	struct pr_output_opts out;
+};
+
+void pr_config_init(struct pr_config *c);
+
+struct pr_summary {
+	uint64_t tasks;			/* final records written */
+	uint64_t ok;
+	uint64_t failed;		/* every status other than ok */
+	int signal;			/* stopped by this signal, or 0 */
+	bool bad_input;			/* stopped on bad input */
+	bool reduced;			/* --reduce gave a value */
+	double value;
+	char *reduced_text;		/* its text; caller frees */
+	uint64_t folded;		/* values folded into it */
+};
+
+int pr_run(const struct pr_config *cfg, struct pr_summary *sum,
+    struct pr_errbuf *eb);
+
+#endif
