@@ -777,6 +777,11 @@ int
 pr_input_next(struct pr_input *in, struct pr_task **out,
     struct pr_errbuf *eb)
 {
+	struct pr_errbuf local;
+
+	/* rejected tasks carry the message, so there must be one */
+	if (eb == NULL)
+		eb = &local;
 	*out = NULL;
 	if (in->sticky != 0) {
 		if (eb != NULL) {
