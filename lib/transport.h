@@ -56,6 +56,9 @@ struct pr_transport {
 	const struct pr_transport_ops *ops;
 	struct pr_transport_cb cb;
 	char desc[128];		/* "local pid 1234", "ssh node07:22" */
+	/* Set before cb->eof(arg, err < 0): why, naming the peer, e.g.
+	 * "cannot connect to 'node07:22': connection refused". */
+	char error[PR_ERRBUF_LEN];
 };
 
 static inline int
@@ -77,6 +80,34 @@ pr_transport_close(struct pr_transport *t)
  * order).  On success *out is the new transport.
  */
 int pr_transport_local_start(uv_loop_t *loop, char *const *argv,
+    const struct pr_transport_cb *cb, struct pr_transport **out,
+    struct pr_errbuf *eb);
+
+/* ---- SSH (transport_ssh.c) ------------------------------------------ */
+
+struct pr_ssh_opts {
+	const char *known_hosts;	/* NULL: ~/.ssh/known_hosts */
+	bool accept_new;		/* append unknown host keys (TOFU) */
+	const char *identity;		/* -i KEY, or NULL */
+	int connect_timeout_ms;		/* TCP connect + handshake + auth */
+	int keepalive_s;		/* SSH keepalive; 0: off */
+};
+
+/*
+ * Connect to user@host:port over SSH on the loop (non-blocking libssh2
+ * session, uv_poll on its socket), check the host key against known_hosts
+ * before any authentication, authenticate (ssh-agent, then -i KEY, then
+ * ~/.ssh/id_ed25519, id_ecdsa, id_rsa), and exec `command` on one channel
+ * whose stdin/stdout carry the protocol (the remote stderr is copied to
+ * parrun's stderr, prefixed with the host).  Returns 0 at once and does
+ * the work asynchronously: bytes sent before the channel is open are
+ * queued; a failure at any step calls cb->eof with a negative code and
+ * t->error naming the host and the reason (refused, timed out, host key
+ * with its fingerprint, authentication).  user NULL: $USER; port 0: 22.
+ * cb->exited reports the remote exit status (and signal) when known.
+ */
+int pr_transport_ssh_start(uv_loop_t *loop, const struct pr_ssh_opts *o,
+    const char *host, int port, const char *user, const char *command,
     const struct pr_transport_cb *cb, struct pr_transport **out,
     struct pr_errbuf *eb);
 
