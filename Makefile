@@ -130,6 +130,10 @@ check-bats: all
 lint:
 	$(Q)tests/lint
 
+# regenerate the OPTIONS list of man/parrun.1 from cmd/opts.h
+man: $(PARRUN)
+	$(Q)tests/update-man $(PARRUN)
+
 fuzz-short fuzz:
 	$(Q)FUZZ_SECONDS=$(if $(filter fuzz,$@),300,10) tests/run-fuzz
 
@@ -177,7 +181,7 @@ uninstall:
 clean:
 	rm -rf build build-san build-fuzz
 
-.PHONY: all unit bench-bins test check check-unit check-bats lint fuzz \
+.PHONY: man all unit bench-bins test check check-unit check-bats lint fuzz \
 	fuzz-short deps-test deps-demo deps-bench demo bench bench-quick \
 	install uninstall clean
 

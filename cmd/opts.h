@@ -73,6 +73,28 @@
 	  "show the estimated time left on stderr (only on a terminal)")	\
 	X(PROGRESS, 0, "progress", NULL,				\
 	  "show per-worker progress on stderr (only on a terminal)")	\
+	X(MACHINEFILE, 0, "machinefile", "FILE",			\
+	  "run workers on the hosts listed in FILE (see "		\
+	  "parrun-machinefile(5))")					\
+	X(SSHLOGIN, 'S', "hosts", "LIST",				\
+	  "run workers on the hosts in LIST, comma-separated, with "	\
+	  "ranges as node[01-04]")					\
+	X(SSHCMD, 0, "ssh-command", "CMD",				\
+	  "start remote workers with CMD (e.g. ssh) instead of the "	\
+	  "built-in libssh2 client")					\
+	X(REMOTEWORKER, 0, "remote-worker", "PATH",			\
+	  "the parrun-worker program on remote hosts (default: "	\
+	  "parrun-worker in the remote PATH)")				\
+	X(KNOWNHOSTS, 0, "known-hosts", "FILE",				\
+	  "check host keys against FILE (default ~/.ssh/known_hosts)")	\
+	X(ACCEPTNEW, 0, "accept-new-hostkeys", NULL,			\
+	  "trust and record the key of a host seen for the first time "	\
+	  "(never a changed key)")					\
+	X(IDENTITY, 'i', "identity", "KEY",				\
+	  "authenticate with the private key file KEY (after the ssh-agent)") \
+	X(CONNTIMEOUT, 0, "connect-timeout", "SECONDS",			\
+	  "give up on a host that does not answer within SECONDS "	\
+	  "(default 10)")						\
 	X(WORKER, 0, "worker", "PATH",					\
 	  "the parrun-worker program (default: next to parrun, then PATH)") \
 	X(HEARTBEAT, 0, "heartbeat", "MS",				\

@@ -21,6 +21,7 @@
 
 #include "cpus.h"
 #include "log.h"
+#include "machinefile.h"
 #include "opts.h"
 #include "run.h"
 #include "version.h"
@@ -179,6 +180,37 @@ split_words(struct pr_config *c, struct srcs *srcs, int argc, char **argv)
 	return 0;
 }
 
+/* parrun hosts: the resolved layout, then exit. */
+static int
+show_hosts(const struct pr_config *cfg, struct pr_hosts *hosts, bool json)
+{
+	struct pr_errbuf eb = { 0, "" };
+	struct pr_buf b;
+	int rc;
+
+	if (hosts->n == 0) {
+		struct pr_host h;
+
+		/* no host given: this machine, with -j slots */
+		memset(&h, 0, sizeof(h));
+		h.name = (char *)"localhost";
+		h.origin = (char *)"-j";
+		h.slots = cfg->jobs;
+		h.via = PR_VIA_LOCAL;
+		if ((rc = pr_hosts_add(hosts, &h, &eb)) < 0) {
+			pr_log_error("%s", pr_errmsg(&eb, rc));
+			return EXIT_OTHER;
+		}
+	}
+	pr_buf_init(&b, 0);
+	rc = json ? pr_hosts_format_json(hosts, &b) :
+	    pr_hosts_format_table(hosts, &b);
+	if (rc == 0)
+		fwrite(b.data, 1, b.len, stdout);
+	pr_buf_release(&b);
+	return rc == 0 ? 0 : EXIT_OTHER;
+}
+
 static int
 exit_status(const struct pr_summary *s, int rc)
 {
@@ -200,6 +232,8 @@ main(int argc, char **argv)
 	char shortopts[128];
 	void *longopts = NULL;
 	struct srcs srcs = { NULL, 0 };
+	struct pr_hosts hosts;
+	bool hosts_cmd = false, json = false;
 	const char *range = NULL;
 	char *worker = NULL;
 	bool seed_given = false;
@@ -209,6 +243,22 @@ main(int argc, char **argv)
 
 	signal(SIGPIPE, SIG_IGN);
 	pr_config_init(&cfg);
+	pr_hosts_init(&hosts);
+	if (argc > 1 && strcmp(argv[1], "hosts") == 0) {
+		/* parrun hosts [--json] [host options]: show the layout */
+		hosts_cmd = true;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+		for (int i = 1; i < argc; i++)
+			if (strcmp(argv[i], "--json") == 0) {
+				json = true;
+				memmove(argv + i, argv + i + 1,
+				    (size_t)(argc - i) * sizeof(*argv));
+				argc--;
+				break;
+			}
+	}
 	if (pr_opts_getopt(shortopts, sizeof(shortopts), &longopts) < 0)
 		return EXIT_OTHER;
 	opterr = 0;
@@ -348,6 +398,43 @@ main(int argc, char **argv)
 		case PR_OPT_PROGRESS:
 			cfg.progress = true;
 			break;
+		case PR_OPT_MACHINEFILE:
+			if ((rc = pr_machinefile_load(&hosts, optarg,
+			    &eb)) < 0) {
+				pr_log_error("%s", pr_errmsg(&eb, rc));
+				goto out;
+			}
+			break;
+		case PR_OPT_SSHLOGIN:
+			if ((rc = pr_machinefile_parse_list(&hosts, "-S",
+			    optarg, &eb)) < 0) {
+				pr_log_error("%s", pr_errmsg(&eb, rc));
+				goto out;
+			}
+			break;
+		case PR_OPT_SSHCMD:
+			cfg.ssh_command = optarg;
+			break;
+		case PR_OPT_REMOTEWORKER:
+			cfg.remote_worker = optarg;
+			break;
+		case PR_OPT_KNOWNHOSTS:
+			cfg.ssh.known_hosts = optarg;
+			break;
+		case PR_OPT_ACCEPTNEW:
+			cfg.ssh.accept_new = true;
+			break;
+		case PR_OPT_IDENTITY:
+			cfg.ssh.identity = optarg;
+			break;
+		case PR_OPT_CONNTIMEOUT:
+			if (parse_double(optarg, 0.1, 3600, &d) < 0) {
+				status = bad_usage("invalid --connect-timeout "
+				    "'%s'", optarg);
+				goto out;
+			}
+			cfg.ssh.connect_timeout_ms = (int)(d * 1000);
+			break;
 		case PR_OPT_WORKER:
 			free(worker);
 			worker = strdup(optarg);
@@ -410,6 +497,12 @@ main(int argc, char **argv)
 
 	if (cfg.jobs == 0)		/* -j not given: the CPUs we may use */
 		cfg.jobs = pr_cpus_available(NULL, NULL);
+	if (hosts.n > 0)
+		cfg.hosts = &hosts;
+	if (hosts_cmd) {
+		status = show_hosts(&cfg, &hosts, json);
+		goto out;
+	}
 	if (cfg.jobs < 1)
 		cfg.jobs = 1;
 	if (!seed_given)
@@ -436,6 +529,7 @@ main(int argc, char **argv)
 	}
 out:
 	free(srcs.v);
+	pr_hosts_release(&hosts);
 	free(sum.reduced_text);
 	free(worker);
 	free(longopts);

@@ -35,6 +35,7 @@
 #include "proto.h"
 #include "reduce.h"
 #include "task.h"
+#include "template.h"
 #include "transport.h"
 
 #define RING_SIZE	4096		/* tasks read ahead of dispatch */
@@ -117,6 +118,8 @@ struct worker {
 	int index;			/* 1-based */
 	enum wstate state;
 	struct pr_transport *tr;
+	const struct pr_host *spec;	/* its host line, or NULL for -j */
+	bool remote;
 	struct pr_framer fr;
 	struct pr_buf wbuf;		/* bytes to send this iteration */
 	char host[256];
@@ -499,7 +502,9 @@ place_job(struct run *r, struct job *j)
 		struct worker *best = NULL;
 		for (int i = 0; i < r->nworkers; i++) {
 			struct worker *w = &r->workers[i];
-			if (w->state == W_DEAD || strcmp(w->host, t->host) != 0)
+			if (w->state == W_DEAD || (strcmp(w->host, t->host) != 0 &&
+			    (w->spec == NULL || strcmp(w->spec->name,
+			    t->host) != 0)))
 				continue;
 			if (best == NULL || w->pinned.n < best->pinned.n)
 				best = w;
@@ -889,7 +894,8 @@ handle_hello(struct worker *w, const cJSON *msg)
 		worker_lost(w, why, false);
 		return;
 	}
-	snprintf(w->host, sizeof(w->host), "%s", h.host ? h.host : "?");
+	if (!w->remote)
+		snprintf(w->host, sizeof(w->host), "%s", h.host ? h.host : "?");
 	w->pid = h.pid;
 	w->slots = h.slots > 0 ? h.slots : 1;
 
@@ -1114,8 +1120,9 @@ on_tr_eof(void *arg, int err)
 			w->state = W_DEAD;
 			w->r->alive--;
 		} else
-			worker_lost(w, err < 0 ? pr_strerror(err) :
-			    "closed its connection", false);
+			worker_lost(w, err >= 0 ? "closed its connection" :
+			    w->tr != NULL && w->tr->error[0] != '\0' ?
+			    w->tr->error : pr_strerror(err), false);
 	}
 	if (w->exited)
 		worker_close(w);
@@ -1142,35 +1149,143 @@ on_tr_exited(void *arg, long status, int sig)
 		worker_close(w);
 }
 
+/* Append the words of cmd (split on blanks) to argv; they live in
+ * *store, which the caller frees. */
 static int
-worker_start(struct run *r, struct worker *w, int index)
+split_command(const char *cmd, char ***argv, size_t *argc, char **store)
+{
+	char *copy = strdup(cmd), *p;
+
+	if (copy == NULL)
+		return -ENOMEM;
+	*store = copy;
+	for (p = copy; *p != '\0';) {
+		char **v;
+
+		while (*p == ' ' || *p == '\t')
+			*p++ = '\0';
+		if (*p == '\0')
+			break;
+		v = realloc(*argv, (*argc + 2) * sizeof(*v));
+		if (v == NULL)
+			return -ENOMEM;
+		*argv = v;
+		v[(*argc)++] = p;
+		v[*argc] = NULL;
+		while (*p != '\0' && *p != ' ' && *p != '\t')
+			p++;
+	}
+	return 0;
+}
+
+/* The command line a remote shell runs: the worker, quoted. */
+static int
+remote_command(const struct run *r, int slots, struct pr_buf *b)
+{
+	const char *path = r->cfg->remote_worker ? r->cfg->remote_worker :
+	    "parrun-worker";
+	int rc;
+
+	if ((rc = pr_shell_quote(b, path, strlen(path))) < 0)
+		return rc;
+	return pr_buf_addf(b, " --slots %d --max-frame %zu", slots,
+	    r->cfg->max_frame);
+}
+
+static int
+start_transport(struct run *r, struct worker *w,
+    const struct pr_transport_cb *cb, struct pr_errbuf *eb)
+{
+	const struct pr_host *h = w->spec;
+	char frame[32], slots[16], port[16];
+	struct pr_buf cmd;
+	char **argv = NULL, *store = NULL;
+	size_t argc = 0;
+	int rc;
+
+	if (!w->remote) {
+		char *largv[6];
+
+		snprintf(frame, sizeof(frame), "%zu", r->cfg->max_frame);
+		largv[0] = (char *)r->cfg->worker_path;
+		largv[1] = (char *)"--slots";
+		largv[2] = (char *)"1";
+		largv[3] = (char *)"--max-frame";
+		largv[4] = frame;
+		largv[5] = NULL;
+		return pr_transport_local_start(&r->loop, largv, cb, &w->tr,
+		    eb);
+	}
+	pr_buf_init(&cmd, 0);
+	rc = remote_command(r, w->slots, &cmd);
+	if (rc < 0)
+		goto out;
+	if (r->cfg->ssh_command == NULL) {
+		rc = pr_transport_ssh_start(&r->loop, &r->cfg->ssh, h->name,
+		    h->port, h->user, cmd.data, cb, &w->tr, eb);
+		goto out;
+	}
+	/* through the OpenSSH client: honours ~/.ssh/config, ProxyJump */
+	if ((rc = split_command(r->cfg->ssh_command, &argv, &argc,
+	    &store)) < 0 || argc == 0) {
+		rc = pr_err(eb, PR_ECONFIG, "empty --ssh-command");
+		goto out;
+	}
+	snprintf(port, sizeof(port), "%d", h->port);
+	snprintf(slots, sizeof(slots), "%d", w->slots);
+	{
+		char **v = realloc(argv, (argc + 8) * sizeof(*v));
+		if (v == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		argv = v;
+	}
+	if (h->port > 0) {
+		argv[argc++] = (char *)"-p";
+		argv[argc++] = port;
+	}
+	if (h->user != NULL) {
+		argv[argc++] = (char *)"-l";
+		argv[argc++] = h->user;
+	}
+	argv[argc++] = (char *)"--";
+	argv[argc++] = h->name;
+	argv[argc++] = cmd.data;
+	argv[argc] = NULL;
+	rc = pr_transport_local_start(&r->loop, argv, cb, &w->tr, eb);
+out:
+	free(argv);
+	free(store);
+	pr_buf_release(&cmd);
+	return rc;
+}
+
+static int
+worker_start(struct run *r, struct worker *w, int index,
+    const struct pr_host *spec)
 {
 	struct pr_transport_cb cb;
 	struct pr_errbuf eb = { 0, "" };
-	char frame[32];
-	char *argv[6];
 	int rc;
 
 	memset(w, 0, sizeof(*w));
 	w->r = r;
 	w->index = index;
 	w->state = W_STARTING;
-	w->slots = 1;
+	w->spec = spec;
+	w->remote = spec != NULL && spec->via == PR_VIA_SSH;
+	w->slots = w->remote ? spec->slots : 1;
+	if (spec != NULL)
+		snprintf(w->host, sizeof(w->host), "%s", spec->name);
 	pr_framer_init(&w->fr, r->cfg->max_frame);
 	pr_buf_init(&w->wbuf, 0);
-	snprintf(frame, sizeof(frame), "%zu", r->cfg->max_frame);
-	argv[0] = (char *)r->cfg->worker_path;
-	argv[1] = (char *)"--slots";
-	argv[2] = (char *)"1";
-	argv[3] = (char *)"--max-frame";
-	argv[4] = frame;
-	argv[5] = NULL;
 	cb.arg = w;
 	cb.data = on_tr_data;
 	cb.eof = on_tr_eof;
 	cb.exited = on_tr_exited;
 	cb.closed = on_tr_closed;
-	rc = pr_transport_local_start(&r->loop, argv, &cb, &w->tr, &eb);
+	rc = start_transport(r, w, &cb, &eb);
 	if (rc < 0) {
 		pr_log_error("%s", pr_errmsg(&eb, rc));
 		w->state = W_DEAD;
@@ -1180,6 +1295,40 @@ worker_start(struct run *r, struct worker *w, int index)
 	w->started_at = uv_now(&r->loop);
 	w->last_seen = w->started_at;
 	r->alive++;
+	return 0;
+}
+
+/* Workers: -j local ones, or per host: one per slot on local hosts, one
+ * holding all the slots on a remote host (one SSH connection each). */
+static int
+start_workers(struct run *r)
+{
+	const struct pr_hosts *hs = r->cfg->hosts;
+	int n = 0;
+
+	if (hs == NULL || hs->n == 0) {
+		r->nworkers = r->cfg->jobs;
+	} else {
+		for (size_t i = 0; i < hs->n; i++)
+			n += hs->v[i].via == PR_VIA_LOCAL ? hs->v[i].slots : 1;
+		r->nworkers = n;
+	}
+	r->workers = calloc((size_t)r->nworkers, sizeof(*r->workers));
+	if (r->workers == NULL)
+		return -ENOMEM;
+	if (hs == NULL || hs->n == 0) {
+		for (int i = 0; i < r->nworkers; i++)
+			worker_start(r, &r->workers[i], i + 1, NULL);
+		return 0;
+	}
+	n = 0;
+	for (size_t i = 0; i < hs->n; i++) {
+		const struct pr_host *h = &hs->v[i];
+		int k = h->via == PR_VIA_LOCAL ? h->slots : 1;
+
+		for (int j = 0; j < k; j++, n++)
+			worker_start(r, &r->workers[n], n + 1, h);
+	}
 	return 0;
 }
 
@@ -1232,7 +1381,9 @@ on_hb(uv_timer_t *t)
 			continue;
 		}
 		if (w->state == W_STARTING &&
-		    now - w->started_at > 2 * (uint64_t)r->cfg->hb_ms) {
+		    now - w->started_at > 2 * (uint64_t)r->cfg->hb_ms +
+		    (w->remote ? (uint64_t)r->cfg->ssh.connect_timeout_ms :
+		    0)) {
 			worker_lost(w, "no hello in time", true);
 			continue;
 		}
@@ -1303,6 +1454,8 @@ pr_config_init(struct pr_config *c)
 	c->hb_ms = 5000;
 	c->retries = 0;
 	c->crash_limit = 3;
+	c->ssh.connect_timeout_ms = 10000;
+	c->ssh.keepalive_s = 15;
 	pr_input_opts_init(&c->in);
 	pr_output_opts_init(&c->out);
 }
@@ -1403,15 +1556,12 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	uv_signal_start(&r->sigint, on_signal, SIGINT);
 	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
 
-	r->nworkers = cfg->jobs;
-	r->workers = calloc((size_t)r->nworkers, sizeof(*r->workers));
-	if (r->workers == NULL) {
-		rc = -ENOMEM;
+	rc = start_workers(r);
+	if (rc < 0) {
+		pr_err(eb, rc, "cannot start workers: %s", pr_strerror(rc));
 		goto out_input;
 	}
 	pr_sched_init(&r->sched, cfg->schedule, cfg->batch, r->nworkers);
-	for (int i = 0; i < r->nworkers; i++)
-		worker_start(r, &r->workers[i], i + 1);
 	if (r->alive == 0) {
 		rc = pr_err(eb, PR_ENOWORKER, "no worker could be started "
 		    "(is '%s' installed?)", cfg->worker_path);

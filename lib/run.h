@@ -21,12 +21,19 @@
 
 #include "err.h"
 #include "input.h"
+#include "machinefile.h"
 #include "output.h"
 #include "sched.h"
+#include "transport.h"
 
 struct pr_config {
 	int jobs;			/* local workers */
 	const char *worker_path;	/* parrun-worker program */
+	/* hosts (--machinefile, -S); NULL: -j local workers */
+	const struct pr_hosts *hosts;
+	const char *remote_worker;	/* parrun-worker on remote hosts */
+	const char *ssh_command;	/* OpenSSH client instead of libssh2 */
+	struct pr_ssh_opts ssh;
 	enum pr_schedule schedule;
 	unsigned batch;			/* 0: auto */
 	size_t max_frame;
