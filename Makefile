@@ -32,7 +32,7 @@ ifeq ($(DEVELOPER),1)
 WARN += -Werror
 endif
 
-PKGS       = libuv libssh2 libcjson
+PKGS       = libuv libssh2 libcjson libcrypto
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
 LAPACK_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags openblas lapacke 2>/dev/null)
