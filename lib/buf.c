@@ -158,11 +158,59 @@ pr_buf_add_i64(struct pr_buf *b, int64_t v)
 	return pr_buf_add_u64(b, (uint64_t)0 - (uint64_t)v);
 }
 
+/*
+ * The common case without snprintf and strtod (which cost about a
+ * microsecond): a value with few decimals, such as a time in seconds.  m
+ * is the value scaled by 10^k and rounded; since m and 10^k are exact
+ * doubles, m / 10^k is correctly rounded, just as strtod() of the text
+ * "m e-k" is, so equality proves the text reads back as v.  The smallest
+ * such k gives the same digits as "%.15g": the text has at most 15
+ * significant digits and lies within half an ulp of v, closer than half a
+ * step of the 15-digit grid, and 1e-4 <= |v| < 1e15 is where %g writes
+ * fixed notation.  Returns 1 when it does not apply.
+ */
+static int
+add_decimal(struct pr_buf *b, double v)
+{
+	static const double p10[] = {
+		1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
+		1e11, 1e12, 1e13, 1e14, 1e15,
+	};
+	char tmp[40], *p = tmp + sizeof(tmp);
+	double a = fabs(v), m = 0;
+	uint64_t ip, fp;
+	int k;
+
+	if (a < 1e-4 || a >= 1e15)
+		return 1;
+	for (k = 1; k < 16; k++) {
+		if (a * p10[k] >= 1e15)
+			return 1;
+		m = round(a * p10[k]);
+		if (m / p10[k] == a)
+			break;
+	}
+	if (k == 16)
+		return 1;
+	ip = (uint64_t)m / (uint64_t)p10[k];
+	fp = (uint64_t)m % (uint64_t)p10[k];
+	for (int i = 0; i < k; i++, fp /= 10)
+		*--p = (char)('0' + fp % 10);
+	*--p = '.';
+	do {
+		*--p = (char)('0' + ip % 10);
+		ip /= 10;
+	} while (ip != 0);
+	if (v < 0)
+		*--p = '-';
+	return pr_buf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
 int
 pr_buf_add_double(struct pr_buf *b, double v)
 {
 	char tmp[40];
-	int n = 0, prec;
+	int n = 0, prec, rc;
 
 	if (!isfinite(v))
 		return pr_buf_add(b, "null", 4);
@@ -171,6 +219,8 @@ pr_buf_add_double(struct pr_buf *b, double v)
 	/* range first: converting an out-of-range double is undefined */
 	if (fabs(v) < 1e15 && v == floor(v))
 		return pr_buf_add_i64(b, (int64_t)v);
+	if ((rc = add_decimal(b, v)) <= 0)
+		return rc;
 	for (prec = 15; prec <= 17; prec++) {
 		n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
 		if (strtod(tmp, NULL) == v)

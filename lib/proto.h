@@ -288,7 +288,7 @@ struct pr_result_msg {
 	int exit;			/* -1: none (signal, error, kernel) */
 	int signal;			/* 0: none */
 	double start;			/* unix time, seconds */
-	double elapsed;			/* seconds */
+	double elapsed;			/* seconds; both sent to the us */
 	bool has_value;
 	double value;
 	const char *error;		/* message, for PR_ST_ERROR; or NULL */

@@ -258,3 +258,65 @@ TEST(buf_double_round_trips)
 	}
 	pr_buf_release(&b);
 }
+
+/* The algorithm before the fast path: %.15g, %.16g, %.17g, the first
+ * that reads back. */
+static void
+reference_double(double v, char *out, size_t size)
+{
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(out, size, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			return;
+	}
+}
+
+static void
+check_same_as_reference(double v)
+{
+	char want[40];
+	struct pr_buf b;
+
+	if (!isfinite(v) || v == 0 || (fabs(v) < 1e15 && v == floor(v)))
+		return;
+	reference_double(v, want, sizeof(want));
+	pr_buf_init(&b, 0);
+	ASSERT_OK(pr_buf_add_double(&b, v));
+	if (strcmp(b.data, want) != 0)
+		PR_TEST_FAIL("%.17g: '%s', want '%s'", v, b.data, want);
+	pr_buf_release(&b);
+}
+
+TEST(buf_double_fast_path_is_exact)
+{
+	/* few decimals (the fast path) at every scale, and the edges */
+	static const double p10[] = {
+		1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+		1e12, 1e13, 1e14, 1e15, 1e16,
+	};
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+
+	for (int i = 0; i < 300000; i++) {
+		uint64_t m;
+		int k;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		k = (int)(x % 17);
+		m = (x >> 8) % (uint64_t)p10[1 + (x >> 40) % 16];
+		check_same_as_reference((double)m / p10[k]);
+		check_same_as_reference(-(double)m / p10[k]);
+		/* neighbours, which need many digits */
+		check_same_as_reference(nextafter((double)m / p10[k], 0));
+		check_same_as_reference(nextafter((double)m / p10[k], 1e300));
+	}
+	check_same_as_reference(1e-4);
+	check_same_as_reference(nextafter(1e-4, 0));
+	check_same_as_reference(0.000123);
+	check_same_as_reference(99999999999999.9);
+	check_same_as_reference(999999999999999.9);
+	check_same_as_reference(0.1 + 0.2);
+	check_same_as_reference(1.0 / 3);
+	check_same_as_reference(2.0 / 3);
+}

@@ -1468,6 +1468,67 @@ TEST(proto_control)
 	pr_buf_release(&b);
 }
 
+static void
+hb_time(double t, const char *want)
+{
+	struct pr_buf b, again;
+	cJSON *root;
+	double back;
+	int running;
+	char line[128];
+
+	pr_buf_init(&b, 0);
+	pr_buf_init(&again, 0);
+	ASSERT_OK(pr_msg_hb(&b, t, 0));
+	if (want != NULL) {
+		snprintf(line, sizeof(line),
+		    "{\"type\":\"hb\",\"t\":%s,\"running\":0}\n", want);
+		if (strcmp(b.data, line) != 0)
+			PR_TEST_FAIL("%.17g: %s", t, b.data);
+	}
+	/* read back and written again: the same text */
+	root = parse_ok(b.data, PR_MSG_HB);
+	ASSERT_OK(pr_hb_decode(root, &back, &running, NULL));
+	if (!(fabs(back - t) <= 5.5e-7 || t >= 4e9))
+		PR_TEST_FAIL("%.17g read back as %.17g (%s)", t, back, b.data);
+	ASSERT_OK(pr_msg_hb(&again, back, 0));
+	if (strcmp(b.data, again.data) != 0)
+		PR_TEST_FAIL("%.17g: %s then %s", t, b.data, again.data);
+	cJSON_Delete(root);
+	pr_buf_release(&b);
+	pr_buf_release(&again);
+}
+
+TEST(proto_times_to_the_microsecond)
+{
+	uint64_t x = 12345;
+
+	hb_time(0, "0");
+	hb_time(-0.0, "0");
+	hb_time(1.5, "1.5");
+	hb_time(0.000001, "0.000001");
+	hb_time(0.0000004, "0");
+	hb_time(0.0000005, "0.000001");
+	hb_time(1700000000.1234567, "1700000000.123457");
+	hb_time(1700000000.25, "1700000000.25");
+	hb_time(59.9999999, "60");
+	hb_time(3999999999.999999, "3999999999.999999");
+	hb_time(3999999999.9999996, "4000000000");
+	hb_time(4e9, "4000000000");
+	hb_time(4e9 + 0.5, "4000000000.5");
+	hb_time(1e300, "1e+300");
+	for (int i = 0; i < 200000; i++) {
+		double t;
+
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		t = (double)(x >> 11) / 9007199254740992.0 * 4.2e9;
+		hb_time(t, NULL);
+		hb_time(t / 1e6, NULL);
+	}
+}
+
 TEST(proto_text_is_sanitized)
 {
 	/* C strings that are not UTF-8 still give valid JSON */
