@@ -747,7 +747,9 @@ shutdown_workers(struct run *r, const char *mode)
 		struct worker *w = &r->workers[i];
 
 		if (w->state == W_READY || w->state == W_STARTING) {
-			pr_msg_shutdown(&w->wbuf, mode, 2000);
+			/* one that has not said hello yet just gets EOF */
+			if (w->state == W_READY)
+				pr_msg_shutdown(&w->wbuf, mode, 2000);
 			worker_flush(w);
 			w->tr->ops->shutdown(w->tr);
 			w->state = W_DRAINING;
