@@ -155,6 +155,17 @@ teardown_file() {
 	[[ $output == *" $NETNS_ADDR_1/24 "* ]]
 }
 
+@test "hosts_exec resolves the harness host names, only inside" {
+	run -0 hosts_exec getent hosts n2 h1
+	[ "$(printf '%s\n' "${lines[@]}" | awk '{ printf "%s=%s ", $2, $1 }')" \
+		= "n2=$SSH_ADDR_2 h1=$NETNS_ADDR_1 " ]
+	run -0 hosts_exec ssh -F /dev/null -p "$SSH_PORT_1" -i "$SSH_KEY" \
+		-o BatchMode=yes -o UserKnownHostsFile="$SSH_KNOWN_HOSTS" \
+		-o HostKeyAlias="[$SSH_ADDR_1]:$SSH_PORT_1" root@n1 echo via-name
+	[ "$output" = via-name ]
+	run ! grep -q " n2\$" /etc/hosts
+}
+
 @test "netns: a host whose link is down is unreachable until it is up" {
 	netns_link_down 2
 	run ! ssh -F "$SSH_CONFIG" -o ConnectTimeout=1 h2 true

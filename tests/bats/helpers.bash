@@ -58,6 +58,10 @@
 #		mode uses the namespaces of netns_setup_file when called after
 #		it, else makes its own.
 #	slurm_teardown_file
+#	hosts_exec CMD...	run CMD (FD 3 closed) where /etc/hosts also
+#		names the harness hosts: n1..nN (127.0.0.x) and h1..hN, in a
+#		private mount namespace (libssh2 reads no ssh_config, and
+#		glibc ignores HOSTALIASES outside DNS)
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 PARRUN_BUILD=${PARRUN_BUILD:-$TOP/build}
@@ -383,6 +387,27 @@ slurm_setup_file() {
 	export SLURM_CONF=$SL_DIR/slurm.conf
 	SL_NODES=$(cat "$SL_DIR/nodes")
 	export SL_NODES
+}
+
+hosts_exec() {
+	local f=$BATS_TEST_TMPDIR/.hosts h i=0 a
+	{
+		cat /etc/hosts
+		for h in ${SSH_HOSTS:-}; do
+			i=$((i + 1))
+			a=SSH_ADDR_$i
+			echo "${!a} $h"
+		done
+		i=0
+		for h in ${NETNS_HOSTS:-}; do
+			i=$((i + 1))
+			a=NETNS_ADDR_$i
+			echo "${!a} $h"
+		done
+	} >"$f"
+	# shellcheck disable=SC2016 # expanded by the inner sh
+	unshare --mount -- sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' \
+		"$f" "$@" 3>&-
 }
 
 slurm_teardown_file() {
