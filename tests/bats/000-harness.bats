@@ -39,7 +39,7 @@ teardown_file() {
 	PARRUN=$BATS_TEST_TMPDIR/fake-parrun
 	cat >"$PARRUN" <<-'EOF'
 	#!/bin/sh
-	if [ -e /proc/$$/fd/3 ]; then echo "fd3 open"; else echo "fd3 closed"; fi
+	[ -e /proc/$$/fd/3 ] && echo "fd3 open" || echo "fd3 closed"
 	echo "args: $*"
 	echo "to stderr" >&2
 	exit "${1:-0}"
@@ -69,7 +69,8 @@ teardown_file() {
 
 @test "start_bg keeps the caller's stdin" {
 	printf 'abc\n' >"$BATS_TEST_TMPDIR/in"
-	start_bg sh -c 'cat >"$0"' "$BATS_TEST_TMPDIR/out" <"$BATS_TEST_TMPDIR/in"
+	start_bg sh -c 'cat >"$0"' "$BATS_TEST_TMPDIR/out" \
+		<"$BATS_TEST_TMPDIR/in"
 	wait "$BG_PID"
 	[ "$(cat "$BATS_TEST_TMPDIR/out")" = abc ]
 }
@@ -98,7 +99,8 @@ teardown_file() {
 		-o IdentitiesOnly=yes -o BatchMode=yes \
 		-o UserKnownHostsFile="$SSH_KNOWN_HOSTS" \
 		-o GlobalKnownHostsFile=/dev/null \
-		-o StrictHostKeyChecking=yes "root@$SSH_ADDR_2" 'echo $((6 * 7))'
+		-o StrictHostKeyChecking=yes "root@$SSH_ADDR_2" \
+		'echo $((6 * 7))'
 	[ "$output" = 42 ]
 	grep -q "^\[$SSH_ADDR_2\]:$SSH_PORT_2 ssh-ed25519 " "$SSH_KNOWN_HOSTS"
 	# an unknown host key is refused
@@ -147,7 +149,8 @@ teardown_file() {
 	[ "$NETNS_HOSTS" = "h1 h2" ]
 	# (not $i: bats' run sets it)
 	for h in 1 2; do
-		run -0 ssh -F "$SSH_CONFIG" "h$h" 'hostname; ip -o -4 addr show eth0'
+		run -0 ssh -F "$SSH_CONFIG" "h$h" \
+			'hostname; ip -o -4 addr show eth0'
 		[ "${lines[0]}" = "h$h" ]
 		[[ ${lines[1]} == *" $NETNS_NET.$((10 + h))/24 "* ]]
 	done
@@ -161,7 +164,8 @@ teardown_file() {
 		= "n2=$SSH_ADDR_2 h1=$NETNS_ADDR_1 " ]
 	run -0 hosts_exec ssh -F /dev/null -p "$SSH_PORT_1" -i "$SSH_KEY" \
 		-o BatchMode=yes -o UserKnownHostsFile="$SSH_KNOWN_HOSTS" \
-		-o HostKeyAlias="[$SSH_ADDR_1]:$SSH_PORT_1" root@n1 echo via-name
+		-o HostKeyAlias="[$SSH_ADDR_1]:$SSH_PORT_1" \
+		root@n1 echo via-name
 	[ "$output" = via-name ]
 	run ! grep -q " n2\$" /etc/hosts
 }

@@ -86,12 +86,13 @@ if [[ -z ${BATS_TEST_NUMBER:-} ]]; then
 		SSH_HOSTS
 fi
 
-MARK=parrun-mark-${BATS_ROOT_PID:-$$}-${BATS_SUITE_TEST_NUMBER:-0}-$RANDOM$RANDOM
+MARK=parrun-mark-${BATS_ROOT_PID:-$$}-${BATS_SUITE_TEST_NUMBER:-0}
+MARK+=-$RANDOM$RANDOM
 
 # shellcheck source=tests/harness/lib.sh
 . "$HARNESS/lib.sh"
 
-# ---- per test ------------------------------------------------------------------
+# ---- per test ---------------------------------------------------------------
 
 setup() {
 	helpers_setup
@@ -182,8 +183,8 @@ helpers_teardown() {
 		for i in "${!pids[@]}"; do
 			pid=${pids[$i]}
 			kill -"$sig" -- "-$pid" 2>/dev/null
-			if [[ -n ${sts[$i]} && $(_starttime "$pid") == "${sts[$i]}" ]]
-			then
+			st=$(_starttime "$pid")
+			if [[ -n ${sts[$i]} && $st == "${sts[$i]}" ]]; then
 				kill -"$sig" "$pid" 2>/dev/null
 			fi
 		done
@@ -233,7 +234,7 @@ assert_no_process() {
 	return 1
 }
 
-# ---- servers -------------------------------------------------------------------
+# ---- servers ----------------------------------------------------------------
 
 # _harness_need WHAT PROGRAM...: 0 when the servers can run, 1 (after a
 # message) when they cannot and CI=true, 2 after exporting HARNESS_SKIP.

@@ -22,6 +22,7 @@ for kind in slurm netns sshd; do
 		netns) NS_DIR=$d "$HERE/netns-down.sh" ;;
 		sshd) TB_DIR=$d "$HERE/sshd-down.sh" ;;
 		esac
-	done < <(find "$ROOT" -maxdepth 5 -name .harness-kind -print0 2>/dev/null)
+	done < <(find "$ROOT" -maxdepth 5 -name .harness-kind -print0 \
+		2>/dev/null)
 done
 exit 0

@@ -32,7 +32,8 @@ for ns in $(ip netns list 2>/dev/null | awk '{ print $1 }' |
 		kill -TERM "${pids[@]}" 2>/dev/null
 		if ! h_wait_gone 3 "${pids[@]}"; then
 			mapfile -t pids < <(ip netns pids "$ns" 2>/dev/null)
-			[[ ${#pids[@]} -gt 0 ]] && kill -KILL "${pids[@]}" 2>/dev/null
+			[[ ${#pids[@]} -gt 0 ]] &&
+				kill -KILL "${pids[@]}" 2>/dev/null
 			h_wait_gone 2 "${pids[@]}"
 		fi
 	fi

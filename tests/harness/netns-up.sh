@@ -34,7 +34,8 @@ fi
 [[ $SSHD_TOO == 1 ]] && h_need_dir TB_DIR
 for b in ip nsenter unshare; do
 	if ! command -v "$b" >/dev/null; then
-		echo "netns-up: $b missing: apt-get install iproute2 util-linux" >&2
+		echo "netns-up: $b missing: apt-get install iproute2" \
+			"util-linux" >&2
 		exit 1
 	fi
 done
@@ -66,7 +67,8 @@ allocate() {
 	done
 	for ((try = 0; try < 254; try++)); do
 		x=$(((RANDOM % 254) + 1))
-		ip -o addr show 2>/dev/null | grep -q " 10\.200\.$x\." && continue
+		ip -o addr show 2>/dev/null | grep -q " 10\.200\.$x\." &&
+			continue
 		ip route show table all 2>/dev/null |
 			grep -q "10\.200\.$x\.[0-9]*/" && continue
 		cat >"$NS_DIR/config" <<-CONF

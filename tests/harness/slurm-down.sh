@@ -39,7 +39,10 @@ steps=()
 for pid in $(pgrep -x slurmstepd); do
 	if tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" |
 		grep -qxF "SLURM_CONF=$SLURM_CONF"; then
-		mapfile -t -O "${#steps[@]}" steps < <(echo "$pid"; h_descendants "$pid")
+		mapfile -t -O "${#steps[@]}" steps < <(
+			echo "$pid"
+			h_descendants "$pid"
+		)
 	fi
 done
 if [[ ${#steps[@]} -gt 0 ]]; then
