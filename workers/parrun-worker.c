@@ -209,6 +209,24 @@ threads_busy(void)
 	return false;
 }
 
+/* Kernels keep buffers across tasks in their per-slot state. */
+static void
+free_kernel_states(void)
+{
+	size_t k;
+	int i;
+
+	for (i = 0; W.slot != NULL && i < W.slots; i++) {
+		for (k = 0; k < io.nkernels; k++) {
+			void **st = &W.slot[i].kstate[k];
+
+			if (*st != NULL && pr_kernels[k]->state_free != NULL)
+				pr_kernels[k]->state_free(*st);
+			*st = NULL;
+		}
+	}
+}
+
 static void
 exit_now(int code)
 {
@@ -221,6 +239,7 @@ exit_now(int code)
 	 */
 	if (threads_busy())
 		_exit(code);
+	free_kernel_states();
 	pr_framer_release(&io.framer);
 	exit(code);
 }
@@ -836,11 +855,13 @@ on_cancel(const cJSON *root)
 	struct pr_errbuf eb = { 0, "" };
 	struct w_task *t;
 	uint64_t seq;
-	int attempt, grace, i;
+	int attempt, grace, i, rc;
 	size_t j;
 
-	if (pr_cancel_decode(root, &seq, &attempt, &grace, &eb) < 0) {
-		proto_fail("line %" PRIu64 ": %s", io.framer.lines, eb.msg);
+	rc = pr_cancel_decode(root, &seq, &attempt, &grace, &eb);
+	if (rc < 0) {
+		proto_fail("line %" PRIu64 ": %s", io.framer.lines,
+		    pr_errmsg(&eb, rc));
 		return;
 	}
 	for (t = W.qhead; t != NULL; t = t->next)
@@ -888,10 +909,12 @@ on_shutdown(const cJSON *root)
 {
 	struct pr_errbuf eb = { 0, "" };
 	const char *mode;
-	int grace;
+	int grace, rc;
 
-	if (pr_shutdown_decode(root, &mode, &grace, &eb) < 0) {
-		proto_fail("line %" PRIu64 ": %s", io.framer.lines, eb.msg);
+	rc = pr_shutdown_decode(root, &mode, &grace, &eb);
+	if (rc < 0) {
+		proto_fail("line %" PRIu64 ": %s", io.framer.lines,
+		    pr_errmsg(&eb, rc));
 		return;
 	}
 	if (strcmp(mode, "now") == 0) {
@@ -1009,9 +1032,12 @@ on_error_msg(const cJSON *root)
 	struct pr_errbuf eb = { 0, "" };
 	const char *code, *text;
 	bool fatal;
+	int rc;
 
-	if (pr_error_decode(root, &code, &text, &fatal, &eb) < 0) {
-		proto_fail("line %" PRIu64 ": %s", io.framer.lines, eb.msg);
+	rc = pr_error_decode(root, &code, &text, &fatal, &eb);
+	if (rc < 0) {
+		proto_fail("line %" PRIu64 ": %s", io.framer.lines,
+		    pr_errmsg(&eb, rc));
 		return;
 	}
 	w_log("the coordinator says: %s (%s)", text, code);
@@ -1434,9 +1460,14 @@ on_signal(uv_signal_t *h, int sig)
 	(void)h;
 	if (W.phase == W_STOPPING || io.exiting) {
 		/* a second signal: do not wait any more */
-		if (sig != SIGHUP)
-			exit_now(128 + sig);
-		return;
+		size_t i;
+
+		if (sig == SIGHUP)
+			return;
+		for (i = 0; i < io.npgids; i++)
+			if (io.pgids[i] > 0)
+				kill(-(pid_t)io.pgids[i], SIGKILL);
+		exit_now(128 + sig);
 	}
 	stop(128 + sig, false, "stopping on signal %d", sig);
 }
