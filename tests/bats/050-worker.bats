@@ -209,7 +209,7 @@ w_talk() {
 	[ -n "$(jq -r .version out)" ]
 	[ "$(jq -r .host out)" = "$(hostname)" ]
 	[ "$(jq -r .pid out)" = "$WPID" ]
-	[ "$(jq -r .cpus out)" = "$(nproc)" ]
+	[ "$(jq -r .cpus out)" = "$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)" ]
 	[ "$(jq -r .slots out)" = 3 ]
 	jq -e '.kernels | index("noop") and index("sleep")' out
 	# hanging up before the welcome is a failed handshake
