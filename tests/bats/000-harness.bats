@@ -6,6 +6,8 @@ load helpers
 # for the file.
 
 setup_file() {
+	start_bg bash -c 'exec -a "$0" sleep 600' "file-bg-$BATS_ROOT_PID"
+	export FILE_BG_PID=$BG_PID
 	ssh_setup_file 2
 	netns_setup_file 2
 	slurm_setup_file single
@@ -15,6 +17,7 @@ teardown_file() {
 	slurm_teardown_file
 	netns_teardown_file
 	ssh_teardown_file
+	helpers_teardown_file
 }
 
 @test "helpers: PARRUN and WORKER live in PARRUN_BUILD, which leads PATH" {
@@ -65,6 +68,11 @@ teardown_file() {
 	helpers_teardown
 	assert_no_process "$MARK"
 	run ! pid_alive "$BG_PID"
+}
+
+@test "start_bg in setup_file: runs for the whole file" {
+	pid_alive "$FILE_BG_PID"
+	[ "$(pgrep -f -- "file-bg-$BATS_ROOT_PID")" = "$FILE_BG_PID" ]
 }
 
 @test "start_bg keeps the caller's stdin" {

@@ -23,7 +23,8 @@
 #	run_worker ...	the same for parrun-worker
 #	start_bg CMD...	start CMD in the background in its own process group
 #			(FD 3 closed, stdin kept); BG_PID is its PID; teardown
-#			kills it and its group
+#			kills it and its group (from setup_file: call
+#			helpers_teardown_file in teardown_file)
 #	assert_no_process [PATTERN [SECONDS]]
 #			wait up to SECONDS (default 5) until no live process
 #			has PATTERN (default $MARK) in its command line, else
@@ -152,13 +153,23 @@ _starttime() {
 	echo "${_st[19]}"
 }
 
+# the PID list of start_bg: per test, or per file when called from
+# setup_file (then teardown_file calls helpers_teardown_file)
+_bg_list() {
+	if [[ -n ${BATS_TEST_TMPDIR:-} ]]; then
+		echo "$BATS_TEST_TMPDIR/.helpers-bg"
+	else
+		echo "$BATS_FILE_TMPDIR/.helpers-bg-file"
+	fi
+}
+
 start_bg() {
 	# setsid does not fork when its caller is not a group leader (a
 	# background job of a shell without job control is not), so $! is
 	# CMD's own PID, and it leads a new process group
 	setsid "$@" 0<&0 3>&- &
 	BG_PID=$!
-	echo "$BG_PID $(_starttime "$BG_PID")" >>"$BATS_TEST_TMPDIR/.helpers-bg"
+	echo "$BG_PID $(_starttime "$BG_PID")" >>"$(_bg_list)"
 }
 
 # _group_alive PGID: a live (non-zombie) process is left in the group
@@ -170,8 +181,19 @@ _group_alive() {
 	return 1
 }
 
+helpers_teardown_file() {
+	_kill_bg "$BATS_FILE_TMPDIR/.helpers-bg-file"
+}
+
 helpers_teardown() {
-	local f=$BATS_TEST_TMPDIR/.helpers-bg pid st i sig left=0
+	_kill_bg "$BATS_TEST_TMPDIR/.helpers-bg"
+}
+
+# _kill_bg LIST: SIGTERM, then SIGKILL after 2 s, to every recorded PID and
+# its process group; a PID is signalled alone only while its start time
+# is still the recorded one (not a recycled PID)
+_kill_bg() {
+	local f=$1 pid st i sig left=0
 	local pids=() sts=()
 	[[ -f $f ]] || return 0
 	while read -r pid st; do
@@ -200,9 +222,9 @@ helpers_teardown() {
 		done
 		[[ $left == 0 ]] && break
 	done
-	# reap the ones that are our own children
+	# reap the ones that are our own children (and gone: wait would block)
 	for pid in "${pids[@]}"; do
-		wait "$pid" 2>/dev/null || true
+		h_alive "$pid" || wait "$pid" 2>/dev/null || true
 	done
 	return 0
 }
