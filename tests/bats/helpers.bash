@@ -95,6 +95,29 @@ MARK+=-$RANDOM$RANDOM
 
 # ---- per test ---------------------------------------------------------------
 
+# BATS_TEST_TIMEOUT (set by tests/run-bats): when it fires, bats 1.8 kills
+# only the test's direct children, and a grandchild that holds the output
+# pipe of `run` (a hung parrun under `run bash -c ...`) keeps the test
+# blocked for good.  This replaces that bats function: the whole tree goes,
+# SIGTERM then SIGKILL.  (It takes effect for files that `load helpers` at
+# the top, before bats starts the test's watchdog.)
+if declare -F bats_kill_childprocesses_of >/dev/null; then
+	bats_kill_childprocesses_of() {
+		local c tree=()
+		for c in $(pgrep -P "$1"); do
+			[[ $c == "$BASHPID" ]] && continue
+			tree+=("$c")
+			mapfile -t -O "${#tree[@]}" tree < <(h_descendants "$c")
+		done
+		[[ ${#tree[@]} -gt 0 ]] || return 0
+		kill -TERM "${tree[@]}" 2>/dev/null
+		if ! h_wait_gone 2 "${tree[@]}"; then
+			kill -KILL "${tree[@]}" 2>/dev/null
+		fi
+		return 0
+	}
+fi
+
 setup() {
 	helpers_setup
 }
