@@ -89,7 +89,7 @@ hex_decode(const char *s, size_t len, uint8_t *out, size_t n)
 	return true;
 }
 
-/* ---- secrets --------------------------------------------------------------- */
+/* ---- secrets ------------------------------------------------------------- */
 
 int
 pr_secret_generate(uint8_t secret[PR_SECRET_LEN])
@@ -483,6 +483,12 @@ pr_auth_worker_hello(struct pr_auth *a, const char *hello, size_t len,
 	rc = pr_msg_parse(hello, len, &root, &type, eb);
 	if (rc < 0)
 		return rc;
+	/* our range, to tell a version reject from the others */
+	if (type == PR_MSG_HELLO &&
+	    !get_range(root, &a->proto_min, &a->proto_max)) {
+		a->proto_min = PR_PROTO_MIN;
+		a->proto_max = PR_PROTO_MAX;
+	}
 	cJSON_Delete(root);
 	if (type != PR_MSG_HELLO)
 		return pr_err(eb, PR_EPROTO, "not a hello line");
@@ -520,7 +526,7 @@ pr_auth_worker_reply(struct pr_auth *a, const char *line, size_t len,
 	enum pr_msg_type type;
 	const char *reason, *t;
 	cJSON *root = NULL;
-	int rc, min, max, chosen;
+	int rc, min, max;
 
 	if (a->role != PR_AUTH_WORKER || a->step != STEP_WAIT)
 		return pr_err(eb, -EINVAL, "handshake step out of order");
@@ -532,11 +538,12 @@ pr_auth_worker_reply(struct pr_auth *a, const char *line, size_t len,
 		rc = pr_reject_decode(root, &reason, &min, &max, eb);
 		if (rc < 0)
 			goto out;
-		if (pr_proto_negotiate(min, max, &chosen) < 0)
+		if ((min > a->proto_min ? min : a->proto_min) >
+		    (max < a->proto_max ? max : a->proto_max))
 			rc = pr_err(eb, PR_EVERSION, "rejected by the "
 			    "coordinator: %s (it speaks protocol %d..%d, this "
-			    "worker %d..%d)", reason, min, max, PR_PROTO_MIN,
-			    PR_PROTO_MAX);
+			    "worker %d..%d)", reason, min, max, a->proto_min,
+			    a->proto_max);
 		else
 			rc = pr_err(eb, PR_EAUTH, "rejected by the "
 			    "coordinator: %s", reason);

@@ -58,7 +58,7 @@
 #define PR_NONCE_LEN	32
 #define PR_MAC_LEN	32
 
-/* ---- secrets ---------------------------------------------------------- */
+/* ---- secrets ------------------------------------------------------------- */
 
 /* 32 bytes from the OpenSSL CSPRNG; PR_EAUTH if it cannot give them. */
 int pr_secret_generate(uint8_t secret[PR_SECRET_LEN]);
@@ -109,7 +109,7 @@ int pr_secret_write_private(const char *parent,
 /* Unlink a file made by pr_secret_write_private() and its directory. */
 void pr_secret_remove(const char *path);
 
-/* ---- the handshake ---------------------------------------------------- */
+/* ---- the handshake ------------------------------------------------------- */
 
 enum pr_auth_role {
 	PR_AUTH_WORKER,

@@ -74,7 +74,7 @@ hs_free(struct hs *h)
 	pr_buf_release(&h->wauth);
 }
 
-/* ---- secrets ------------------------------------------------------------ */
+/* ---- secrets ------------------------------------------------------------- */
 
 TEST(auth_secret_parse)
 {
@@ -90,7 +90,8 @@ TEST(auth_secret_parse)
 	for (i = 0; i < PR_SECRET_HEX; i++)
 		ASSERT((hex[i] >= '0' && hex[i] <= '9') ||
 		    (hex[i] >= 'a' && hex[i] <= 'f'));
-	ASSERT_STR_EQ(hex, "052a4f7499bee3082d52779cc1e60b30557a9fc4e90e33587da2c7ec11365b80");
+	ASSERT_STR_EQ(hex, "052a4f7499bee3082d52779cc1e60b30"
+	    "557a9fc4e90e33587da2c7ec11365b80");
 	ASSERT_OK(pr_secret_parse(hex, PR_SECRET_HEX, t, &eb));
 	ASSERT_MEM_EQ(s, t, PR_SECRET_LEN);
 
@@ -317,7 +318,7 @@ TEST(auth_secret_fd)
 	close(p[0]);
 }
 
-/* ---- the handshake ---------------------------------------------------------- */
+/* ---- the handshake ------------------------------------------------------- */
 
 TEST(auth_handshake_ok)
 {
@@ -681,8 +682,8 @@ TEST(auth_worker_garbage)
 		"{\"type\":\"welcome\",\"proto\":1}",
 		"{\"type\":\"auth\"}",
 		"{\"type\":\"auth\",\"nonce\":\"00\",\"mac\":\"00\"}",
-		"{\"type\":\"auth\",\"nonce\":\"00000000000000000000000000000"
-		    "00000000000000000000000000000000000\"}",
+		("{\"type\":\"auth\",\"nonce\":\"0000000000000000000000000000"
+		    "000000000000000000000000000000000000\"}"),
 		"{\"type\":\"reject\"}",
 	};
 	struct pr_errbuf eb = { 0, "" };
