@@ -215,7 +215,8 @@ pr_buf_add_double(struct pr_buf *b, double v)
 	if (!isfinite(v))
 		return pr_buf_add(b, "null", 4);
 	if (v == 0)
-		return signbit(v) ? pr_buf_add(b, "-0", 2) : pr_buf_addc(b, '0');
+		return signbit(v) ? pr_buf_add(b, "-0", 2) :
+		    pr_buf_addc(b, '0');
 	/* range first: converting an out-of-range double is undefined */
 	if (fabs(v) < 1e15 && v == floor(v))
 		return pr_buf_add_i64(b, (int64_t)v);

@@ -29,7 +29,7 @@
 #define HB_MS_MAX		86400000	/* one day */
 #define FRAME_MAX		(1024 * 1024 * 1024)
 
-/* ---- names ---------------------------------------------------------------- */
+/* ---- names --------------------------------------------------------------- */
 
 const char *
 pr_msg_type_name(enum pr_msg_type t)
@@ -122,7 +122,7 @@ pr_proto_negotiate(int their_min, int their_max, int *chosen)
 	return 0;
 }
 
-/* ---- framing ---------------------------------------------------------------- */
+/* ---- framing ------------------------------------------------------------- */
 
 void
 pr_framer_init(struct pr_framer *f, size_t max_line)
@@ -287,7 +287,7 @@ pr_framer_finish(struct pr_framer *f, bool deliver_tail, pr_frame_cb cb,
 	return rc;
 }
 
-/* ---- parsing ----------------------------------------------------------------- */
+/* ---- parsing ------------------------------------------------------------- */
 
 static bool
 json_ws(char c)
@@ -380,7 +380,7 @@ pr_msg_parse(const char *line, size_t len, cJSON **root,
 	return 0;
 }
 
-/* ---- the writer ---------------------------------------------------------------- */
+/* ---- the writer ---------------------------------------------------------- */
 
 struct writer {
 	struct pr_buf *b;
@@ -604,7 +604,7 @@ w_json(struct writer *w, const cJSON *it, int depth)
 	}
 }
 
-/* ---- decoding helpers ------------------------------------------------------------ */
+/* ---- decoding helpers ---------------------------------------------------- */
 
 /*
  * An integral number in [lo, hi] (both within +-2^53, so exact as
@@ -828,8 +828,8 @@ get_bytes(const cJSON *o, const char *name, const char *b64name,
 		goto fail;
 	}
 	if (max > 0 && out->len - mark > max) {
-		rc = pr_err(eb, PR_EPROTO, "field '%s' holds more than %zu bytes",
-		    name, max);
+		rc = pr_err(eb, PR_EPROTO,
+		    "field '%s' holds more than %zu bytes", name, max);
 		goto fail;
 	}
 	return 0;
@@ -840,7 +840,7 @@ fail:
 	return rc;
 }
 
-/* ---- handshake ---------------------------------------------------------------- */
+/* ---- handshake ----------------------------------------------------------- */
 
 int
 pr_msg_hello(struct pr_buf *b, const struct pr_hello *h)
@@ -1033,7 +1033,7 @@ pr_reject_decode(const cJSON *msg, const char **reason, int *min, int *max,
 	return get_range(msg, min, max, eb);
 }
 
-/* ---- tasks ------------------------------------------------------------------------ */
+/* ---- tasks --------------------------------------------------------------- */
 
 static void
 w_task_head(struct writer *w, const struct pr_task_ref *t)
@@ -1324,7 +1324,7 @@ pr_broadcast_decode(const cJSON *msg, struct pr_buf *out,
 	return get_bytes(msg, "data", "data_b64", false, 0, out, eb);
 }
 
-/* ---- progress and results ------------------------------------------------------- */
+/* ---- progress and results ------------------------------------------------ */
 
 int
 pr_msg_started(struct pr_buf *b, uint64_t seq, int attempt, long pid)
@@ -1573,7 +1573,7 @@ pr_result_decode(const cJSON *obj, struct pr_result_msg *r,
 	return 0;
 }
 
-/* ---- control ------------------------------------------------------------------ */
+/* ---- control ------------------------------------------------------------- */
 
 int
 pr_msg_hb(struct pr_buf *b, double now, int running)
@@ -1678,7 +1678,7 @@ pr_msg_bye(struct pr_buf *b)
 	return pr_buf_add(b, line, sizeof(line) - 1);
 }
 
-/* ---- canonical form ------------------------------------------------------------- */
+/* ---- canonical form ------------------------------------------------------ */
 
 static int
 canon_tasks(struct pr_buf *b, const cJSON *msg, enum pr_msg_type type,

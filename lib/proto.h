@@ -54,7 +54,7 @@
 #define PR_PREAUTH_FRAME	4096		/* cap before authentication */
 #define PR_OUTPUT_CHUNK		(64 * 1024)	/* largest "output" payload */
 #define PR_SEQ_MAX		((uint64_t)9007199254740991)	/* 2^53 - 1 */
-#define PR_MAX_SLOTS		65536		/* cap on cpus, slots, threads */
+#define PR_MAX_SLOTS		65536		/* most cpus, slots, threads */
 
 enum pr_msg_type {
 	PR_MSG_UNKNOWN = 0,
@@ -82,7 +82,7 @@ enum pr_msg_type {
 /* "hello", ...; "unknown" for anything else (never NULL). */
 const char *pr_msg_type_name(enum pr_msg_type t);
 
-/* ---- framing ------------------------------------------------------------ */
+/* ---- framing ------------------------------------------------------------- */
 
 /*
  * Called once per complete line.  line is NUL-terminated at len (the LF
@@ -140,7 +140,7 @@ int pr_framer_finish(struct pr_framer *f, bool deliver_tail,
 int pr_msg_parse(const char *line, size_t len, cJSON **root,
     enum pr_msg_type *type, struct pr_errbuf *eb);
 
-/* ---- handshake ------------------------------------------------------------ */
+/* ---- handshake ----------------------------------------------------------- */
 
 struct pr_hello {
 	int proto_min, proto_max;
@@ -186,7 +186,7 @@ int pr_reject_decode(const cJSON *msg, const char **reason, int *min,
 /* Pick the highest version in both ranges; PR_EVERSION if none. */
 int pr_proto_negotiate(int their_min, int their_max, int *chosen);
 
-/* ---- tasks ----------------------------------------------------------------- */
+/* ---- tasks --------------------------------------------------------------- */
 
 enum pr_task_kind {
 	PR_KIND_ARGV,
@@ -254,7 +254,7 @@ int pr_msg_broadcast(struct pr_buf *b, const void *data, size_t len);
 int pr_broadcast_decode(const cJSON *msg, struct pr_buf *out,
     struct pr_errbuf *eb);
 
-/* ---- progress and results ------------------------------------------------- */
+/* ---- progress and results ------------------------------------------------ */
 
 enum pr_status {
 	PR_ST_OK,
@@ -323,7 +323,7 @@ int pr_msg_results_close(struct pr_buf *b);
 int pr_result_decode(const cJSON *obj, struct pr_result_msg *r,
     struct pr_buf *out, struct pr_buf *err, struct pr_errbuf *eb);
 
-/* ---- control ----------------------------------------------------------------- */
+/* ---- control ------------------------------------------------------------- */
 
 int pr_msg_hb(struct pr_buf *b, double now, int running);
 int pr_hb_decode(const cJSON *msg, double *now, int *running,

@@ -22,7 +22,7 @@ struct rec {
 	int err;
 	uint64_t lineno;
 	uint64_t offset;
-	int where;		/* 1: inside the chunk, 2: in f->tail, 0: else */
+	int where;		/* 1: in the chunk, 2: in f->tail, 0: else */
 };
 
 struct col {
@@ -543,7 +543,7 @@ TEST(proto_framer_big_stream_offsets)
 	col_free(&c);
 }
 
-/* ---- parsing ------------------------------------------------------------ */
+/* ---- parsing ------------------------------------------------------------- */
 
 static int
 parse_err(const char *line, size_t len, struct pr_errbuf *eb)
@@ -1014,7 +1014,8 @@ TEST(proto_task_bad)
 	    "\"id\":\"i\",\"argv\":\"ls\"}", PR_MSG_TASK,
 	    "field 'argv' must be a non-empty array of strings");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
-	    "\"id\":\"i\",\"sh\":[\"x\"]}", PR_MSG_TASK, "field 'sh' must be a string");
+	    "\"id\":\"i\",\"sh\":[\"x\"]}", PR_MSG_TASK,
+	    "field 'sh' must be a string");
 	decode_fails("{\"type\":\"task\",\"seq\":1,\"attempt\":1,"
 	    "\"id\":\"i\",\"kernel\":\"k\",\"params\":[1]}", PR_MSG_TASK,
 	    "field 'params' must be an object");
@@ -1595,7 +1596,7 @@ TEST(proto_encode_reuses_buffer)
 	pr_buf_release(&b);
 }
 
-/* ---- golden files ---------------------------------------------------------- */
+/* ---- golden files -------------------------------------------------------- */
 
 static char *
 slurp(const char *path, size_t *len)
@@ -1728,7 +1729,7 @@ TEST(proto_golden_round_trip)
 	ASSERT(total >= 30);
 }
 
-/* ---- bad frames and messages -------------------------------------------------- */
+/* ---- bad frames and messages --------------------------------------------- */
 
 /*
  * Each tests/fixtures/proto/bad/NAME.txt starts with header lines
