@@ -1839,3 +1839,58 @@ TEST(proto_bad_fixtures)
 	}
 	free(names);
 }
+
+/* ---- the specification's examples ----------------------------------------- */
+
+/*
+ * Every one-line example in man/parrun-protocol.7 (".Dl {...}") must be
+ * a message in canonical form, so the page cannot drift from the code.
+ */
+TEST(proto_man_page_examples)
+{
+	char path[1200];
+	char *data, *line, *save = NULL;
+	size_t len, n = 0;
+
+	snprintf(path, sizeof(path), "%s/../../man/parrun-protocol.7",
+	    pr_test_fixtures());
+	data = slurp(path, &len);
+	for (line = data; line != NULL; line = save) {
+		struct pr_errbuf eb = {0};
+		struct pr_buf msg, out;
+		enum pr_msg_type t;
+		cJSON *root;
+		char *nl = strchr(line, '\n');
+
+		save = nl != NULL ? nl + 1 : NULL;
+		if (nl != NULL)
+			*nl = '\0';
+		if (strncmp(line, ".Dl {", 5) != 0)
+			continue;
+		/* mdoc writes a backslash as \e */
+		pr_buf_init(&msg, 0);
+		for (const char *p = line + 4; *p != '\0'; p++) {
+			if (p[0] == '\\' && p[1] == 'e') {
+				ASSERT_OK(pr_buf_addc(&msg, '\\'));
+				p++;
+			} else {
+				ASSERT_OK(pr_buf_addc(&msg, *p));
+			}
+		}
+		if (pr_msg_parse(msg.data, msg.len, &root, &t, &eb) != 0)
+			PR_TEST_FAIL("%s: %s", msg.data, eb.msg);
+		pr_buf_init(&out, 0);
+		if (pr_msg_canonical(&out, root, t, &eb) != 0)
+			PR_TEST_FAIL("%s: %s", msg.data, eb.msg);
+		if (out.len != msg.len + 1 ||
+		    memcmp(out.data, msg.data, msg.len) != 0)
+			PR_TEST_FAIL("not canonical:\n#   page    %s\n#   "
+			    "encoded %s", msg.data, out.data);
+		cJSON_Delete(root);
+		pr_buf_release(&msg);
+		pr_buf_release(&out);
+		n++;
+	}
+	free(data);
+	ASSERT(n >= 15);
+}
