@@ -1840,7 +1840,7 @@ TEST(proto_bad_fixtures)
 	free(names);
 }
 
-/* ---- the specification's examples ----------------------------------------- */
+/* ---- the specification's examples ---------------------------------------- */
 
 /*
  * Every one-line example in man/parrun-protocol.7 (".Dl {...}") must be
