@@ -217,3 +217,46 @@ teardown_file() {
 	# the namespaces belong to netns_setup_file and stay
 	ssh -F "$SSH_CONFIG" h1 true
 }
+
+@test "run-bats counts passed, failed and skipped, and fails on a failure" {
+	# (not a here-document: bats would rewrite its @test lines)
+	printf '%s\n' 'bats_require_minimum_version 1.5.0' \
+		'@test "passes" { true; }' \
+		'@test "fails" { false; }' \
+		'@test "skips" { skip "no reason"; }' >"$BATS_TEST_TMPDIR/t.bats"
+	# a run of its own: its clean-up must not reach this file's servers
+	run -1 env -u PARRUN_HARNESS_ROOT "$TOP/tests/run-bats" \
+		"$BATS_TEST_TMPDIR/t.bats"
+	[ "${lines[-1]}" = "1 passed, 1 failed, 1 skipped" ]
+	run -0 env -u PARRUN_HARNESS_ROOT "$TOP/tests/run-bats" \
+		-f 'pass|skip' "$BATS_TEST_TMPDIR/t.bats"
+	[ "${lines[-1]}" = "1 passed, 0 failed, 1 skipped" ]
+	ssh -F "$SSH_CONFIG" n1 true
+}
+
+@test "lint finds banned functions and stdout in lib/, not in comments" {
+	t=$BATS_TEST_TMPDIR/tree
+	mkdir -p "$t/tests" "$t/lib" "$t/cmd"
+	cp "$TOP/tests/lint" "$t/tests/"
+	cat >"$t/lib/a.c" <<-'EOF2'
+	/* strcpy( in a comment, printf( and stdout too */
+	static const char *m = "sprintf( in a string"; // strcat(
+	int f(char *d) { return snprintf(d, 2, "%s", m); }
+	EOF2
+	run -0 "$t/tests/lint"
+	echo 'void g(char *d) { strcpy(d, "x"); puts(d); }' >>"$t/lib/a.c"
+	run -1 "$t/tests/lint"
+	[[ $output == *'lib/a.c:4: void g(char *d) { strcpy(d, "x");'* ]]
+	[[ $output == *"lib/ writes to stdout"* ]]
+}
+
+@test "tests/deps is quiet when nothing is missing" {
+	if [[ ${CI:-} != true ]]; then
+		# outside CI the packages may really be missing
+		run tests/deps test
+		[[ $status == 0 ]] || skip "packages missing: $output"
+	fi
+	run -0 "$TOP/tests/deps" test
+	[ -z "$output" ]
+	run -2 "$TOP/tests/deps" sideways
+}
