@@ -15,25 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
 #include <lapacke.h>
 
 #include "kernel.h"
 #include "kutil.h"
 #include "rng.h"
-
-/*
- * The two BLAS calls, declared here rather than through <cblas.h>: with
- * -Ilib, `#include <sched.h>` finds lib/sched.h instead of the system's,
- * and OpenBLAS's cblas.h then lacks cpu_set_t.  These are the standard
- * CBLAS prototype (enums are ints, blasint is int in the LP64 OpenBLAS
- * that pkg-config names) and OpenBLAS's own thread call.
- */
-#define PR_CBLAS_COL_MAJOR	102
-#define PR_CBLAS_UPPER		121
-#define PR_CBLAS_TRANS		112
-void cblas_dsyrk(int order, int uplo, int trans, int n, int k, double alpha,
-    const double *a, int lda, double beta, double *c, int ldc);
-void openblas_set_num_threads(int num_threads);
 
 #define CHOL_MAX	20000
 
@@ -95,8 +82,8 @@ chol_run(const cJSON *params, struct pr_kctx *ctx)
 	    pr_kstream(ctx), nth);
 	openblas_set_num_threads(nth);
 	t0 = pr_ktime();
-	cblas_dsyrk(PR_CBLAS_COL_MAJOR, PR_CBLAS_UPPER, PR_CBLAS_TRANS, (int)n,
-	    (int)n, 1.0, x, (int)n, 0.0, z, (int)n);
+	cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (blasint)n,
+	    (blasint)n, 1.0, x, (blasint)n, 0.0, z, (blasint)n);
 	/* the _work form: no NaN scan of Z, no allocation */
 	info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, z,
 	    (lapack_int)n);

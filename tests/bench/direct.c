@@ -27,19 +27,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
 #include <cjson/cJSON.h>
+#include <lapacke.h>
 
 #include "buf.h"
 #include "kernel.h"
 #include "kernels/kutil.h"
 #include "rng.h"
-
-/* As in k_chol.c: <cblas.h> cannot be included under -Ilib (lib/sched.h
- * shadows <sched.h>, which OpenBLAS's cblas.h needs). */
-void cblas_dsyrk(int order, int uplo, int trans, int n, int k, double alpha,
-    const double *a, int lda, double beta, double *c, int ldc);
-int LAPACKE_dpotrf_work(int layout, char uplo, int n, double *a, int lda);
-void openblas_set_num_threads(int num_threads);
 
 extern const struct pr_kernel pr_kernel_randsum;
 extern const struct pr_kernel pr_kernel_sort;
@@ -166,9 +161,10 @@ bench_chol(size_t n, int threads)
 	for (i = 0; i < reps; i++) {
 		double t0 = pr_ktime();
 
-		cblas_dsyrk(102, 121, 112, (int)n, (int)n, 1.0, x, (int)n, 0.0,
-		    z, (int)n);
-		info = LAPACKE_dpotrf_work(102, 'U', (int)n, z, (int)n);
+		cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (blasint)n,
+		    (blasint)n, 1.0, x, (blasint)n, 0.0, z, (blasint)n);
+		info = (int)LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'U',
+		    (lapack_int)n, z, (lapack_int)n);
 		t[i] = pr_ktime() - t0;
 		if (info != 0) {
 			fprintf(stderr, "direct: dpotrf info=%d\n", info);
