@@ -481,6 +481,18 @@ ring_stop(struct run *r)
 	pthread_mutex_unlock(&r->ring.mu);
 }
 
+/* Every worker is gone: what is left cannot run.  The run fails (255)
+ * and says so once. */
+static void
+no_worker_left(struct run *r)
+{
+	if (r->rc != 0)
+		return;
+	r->rc = PR_ENOWORKER;
+	pr_err(r->eb, PR_ENOWORKER, "no worker left: the remaining tasks "
+	    "are recorded as lost");
+}
+
 static void
 place_job(struct run *r, struct job *j)
 {
@@ -561,6 +573,8 @@ drain_ring(struct run *r)
 				    t->error, NULL, 0);
 				continue;
 			}
+			if (r->alive == 0 && !r->stopping)
+				no_worker_left(r);
 			if (r->stopping || r->alive == 0) {
 				job_finish(r, j, r->alive == 0 ?
 				    PR_ST_LOST : PR_ST_CANCELLED, NULL,
@@ -767,11 +781,8 @@ finish_if_done(struct run *r)
 		/* nobody left to run what remains: record it as lost */
 		struct job *j;
 
-		if (r->rc == 0 && (r->pending.n > 0 || !r->input_done)) {
-			r->rc = PR_ENOWORKER;
-			pr_err(r->eb, PR_ENOWORKER, "no worker left: the "
-			    "remaining tasks are recorded as lost");
-		}
+		if (r->pending.n > 0 || !r->input_done)
+			no_worker_left(r);
 		while ((j = jobq_pop(&r->pending)) != NULL)
 			job_finish(r, j, PR_ST_LOST, NULL, "no worker left",
 			    NULL, 0);
@@ -805,7 +816,7 @@ close_handles_if_done(struct run *r)
 	for (int i = 0; i < r->nworkers; i++)
 		if (!r->workers[i].closed)
 			return;
-	if (!r->input_done && !r->stopping && r->alive > 0)
+	if (!r->input_done && !r->stopping)
 		return;
 	if (!uv_is_closing((uv_handle_t *)&r->hb_timer)) {
 		ring_stop(r);	/* the reader must not wake us any more */
@@ -1346,6 +1357,7 @@ iterate(struct run *r)
 	finish_if_done(r);
 	for (int i = 0; i < r->nworkers; i++)
 		worker_flush(&r->workers[i]);
+	close_handles_if_done(r);
 	if (pr_output_flush(r->out, &eb) < 0 && !r->output_failed) {
 		r->output_failed = true;
 		pr_log_error("%s", eb.msg);
@@ -1565,9 +1577,9 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	}
 	pr_sched_init(&r->sched, cfg->schedule, cfg->batch, r->nworkers);
 	if (r->alive == 0) {
-		rc = pr_err(eb, PR_ENOWORKER, "no worker could be started "
+		/* the input is still read, so every task gets its record */
+		r->rc = pr_err(eb, PR_ENOWORKER, "no worker could be started "
 		    "(is '%s' installed?)", cfg->worker_path);
-		r->stopping = true;
 	}
 
 	rc = pthread_create(&r->reader, NULL, reader_main, r);

@@ -2,9 +2,10 @@
 # parrun on local workers: sources, templates, ordering, grouping, exit codes.
 
 bats_require_minimum_version 1.5.0
+load helpers
 
 setup() {
-	load helpers
+	helpers_setup
 	cd "$BATS_TEST_TMPDIR"
 }
 
@@ -32,9 +33,8 @@ setup() {
 	run -0 bash -c "seq 6 | parrun -j 3 sh -c 'for i in 1 2 3; do echo \$1-\$i; sleep 0.05; done' sh {} 3>&-"
 	# each task's three lines are adjacent and in order
 	for t in 1 2 3 4 5 6; do
-		printf '%s\n' "$output" | grep -n "^$t-" | cut -d: -f1 | tr '\n' ' ' > lines
-		read -r a b c < lines
-		[ "$b" -eq $((a + 1)) ] && [ "$c" -eq $((a + 2)) ]
+		set -- $(printf '%s\n' "$output" | grep -n "^$t-" | cut -d: -f1)
+		[ "$#" -eq 3 ] && [ "$2" -eq $(($1 + 1)) ] && [ "$3" -eq $(($1 + 2)) ]
 	done
 }
 
@@ -78,7 +78,7 @@ setup() {
 @test "JSON tasks: argv, sh, env, cwd" {
 	mkdir sub
 	cat > tasks.jsonl <<-'EOF'
-	{"id":"a","argv":["printf","%s|","x y"]}
+	{"id":"a","argv":["printf","%s|\n","x y"]}
 	{"id":"b","sh":"echo $FOO","env":{"FOO":"bar"}}
 	{"id":"c","argv":["pwd"],"cwd":"sub"}
 	{"id":"d","sh":"echo $PARRUN_TASK_ID $PARRUN_ATTEMPT"}

@@ -3,9 +3,10 @@
 # default, a rejected record with --on-bad-input=skip, never a silent drop.
 
 bats_require_minimum_version 1.5.0
+load helpers
 
 setup() {
-	load helpers
+	helpers_setup
 	cd "$BATS_TEST_TMPDIR"
 	# each task appends its id to a ledger, so we know what really ran
 	printf '%s\n' \

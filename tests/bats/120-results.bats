@@ -2,9 +2,10 @@
 # --results, --joblog, --tag, --line-buffer, output that is not text.
 
 bats_require_minimum_version 1.5.0
+load helpers
 
 setup() {
-	load helpers
+	helpers_setup
 	cd "$BATS_TEST_TMPDIR"
 }
 
@@ -45,8 +46,8 @@ setup() {
 }
 
 @test "--tag prefixes every line with the input value" {
-	run -0 parrun -k -j 2 --tag printf 'l1\nl2' ::: a b 3>&-
-	[ "$output" = "$(printf 'a\tl1\na\tl2\nb\tl1\nb\tl2')" ]
+	run -0 parrun -k -j 2 --tag sh -c 'printf "l1\nl2"' {} ::: a b 3>&-
+	[ "$output" = "$(printf 'a\tl1\na\tl2b\tl1\nb\tl2')" ]
 }
 
 @test "--line-buffer passes whole lines on while the task runs" {

@@ -2,9 +2,10 @@
 # Workers that misbehave, signals, streaming memory.
 
 bats_require_minimum_version 1.5.0
+load helpers
 
 setup() {
-	load helpers
+	helpers_setup
 	cd "$BATS_TEST_TMPDIR"
 	FAKE=$BATS_TEST_DIRNAME/../fixtures/workers
 }
