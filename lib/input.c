@@ -549,10 +549,17 @@ pr_input_new(struct pr_input **out, const struct pr_input_opts *o,
 			    "or --kernel");
 			goto fail;
 		}
+	memset(&to, 0, sizeof(to));
 	to.tmpl = in->tmpl;
 	to.kernel = o->kernel;
 	if ((rc = pr_task_parser_new(&in->parser, &to, eb)) < 0)
 		goto fail;
+	if (o->fingerprint && (rc = pr_task_parser_set_fingerprint(in->parser,
+	    o->tmpl, in->tmpl != NULL ? o->ntmpl : 0, o->shell)) < 0) {
+		rc = pr_err(eb, rc, "cannot make fingerprints: %s",
+		    pr_strerror(rc));
+		goto fail;
+	}
 	*out = in;
 	return 0;
 fail:

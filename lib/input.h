@@ -64,6 +64,8 @@ struct pr_input_opts {
 	size_t max_line;		/* 0: PR_MAX_FRAME (1 MiB) */
 	bool skip_bad;			/* --on-bad-input=skip */
 	unsigned chunks;		/* --range with --kernel: tasks; 0: 1 */
+	bool fingerprint;		/* every task carries its fingerprint
+					   (task.h, "Fingerprints") */
 };
 
 /* All zero, stdin_fd 0. */

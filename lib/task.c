@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "json.h"
 
 static atomic_long live_tasks;
@@ -76,6 +78,26 @@ struct pr_task_parser {
 	size_t nrefs, caprefs;
 	size_t *holes;
 	size_t nholes, capholes;
+
+	/* fingerprints (pr_task_parser_set_fingerprint()) */
+	bool fp_on;
+	char *fp_tmpl;		/* {"shell":..,"words":[..]} when the template
+				   uses {#} or {%}; else NULL */
+	EVP_MD_CTX *md0;	/* SHA-256, initialized once */
+	EVP_MD_CTX *md;		/* a copy of md0 per task */
+	struct pr_buf fpsyn;	/* the members, as found */
+	struct pr_buf fpcanon;	/* the canonical text */
+	struct pr_buf fptmp;	/* a decoded string */
+	struct pr_buf fpkeys;	/* decoded keys of the objects open */
+	struct ckey *ckeys;	/* ... and their members, a stack */
+	size_t nckeys, capckeys;
+};
+
+/* An object member while it is put in canonical order (fingerprints). */
+struct ckey {
+	const char *k;		/* the decoded key, while sorting */
+	size_t off, len;	/* ... in p->fpkeys */
+	size_t val;		/* the value's offset */
 };
 
 /* What a task is made of, before it becomes one block. */
@@ -91,6 +113,9 @@ struct parts {
 	bool has_seed;
 	uint64_t seed;
 	bool slot;		/* look for {%} holes in body and cmd */
+	bool id_given;
+	bool has_fp;
+	uint8_t fp[32];
 };
 
 /* v in decimal into b (24 bytes), NUL-terminated; returns the length. */
@@ -332,6 +357,10 @@ assemble(struct pr_task_parser *p, const struct parts *pt,
 	t->timeout = pt->timeout;
 	t->has_seed = pt->has_seed;
 	t->seed = pt->seed;
+	t->id_given = pt->id_given;
+	t->has_fingerprint = pt->has_fp;
+	if (pt->has_fp)
+		memcpy(t->fingerprint, pt->fp, sizeof(t->fingerprint));
 	if (pt->slot) {
 		t->tbody_ = put_str(&w, tb.data ? tb.data : "", tb.len);
 		t->tbodylen_ = tb.len;
@@ -399,6 +428,10 @@ pr_task_parser_new(struct pr_task_parser **out, const struct pr_task_opts *o,
 	pr_buf_init(&p->tag, 0);
 	pr_buf_init(&p->tmp, 0);
 	pr_buf_init(&p->scratch, 0);
+	pr_buf_init(&p->fpsyn, 0);
+	pr_buf_init(&p->fpcanon, 0);
+	pr_buf_init(&p->fptmp, 0);
+	pr_buf_init(&p->fpkeys, 0);
 	*out = p;
 	return 0;
 }
@@ -409,6 +442,14 @@ pr_task_parser_free(struct pr_task_parser *p)
 	if (p == NULL)
 		return;
 	free(p->kernel);
+	free(p->fp_tmpl);
+	EVP_MD_CTX_free(p->md);
+	EVP_MD_CTX_free(p->md0);
+	pr_buf_release(&p->fpsyn);
+	pr_buf_release(&p->fpcanon);
+	pr_buf_release(&p->fptmp);
+	pr_buf_release(&p->fpkeys);
+	free(p->ckeys);
 	free(p->keys);
 	pr_buf_release(&p->kbuf);
 	pr_buf_release(&p->strs);
@@ -429,7 +470,9 @@ pr_task_parser_mem(const struct pr_task_parser *p)
 {
 	return p->capkeys * sizeof(*p->keys) + p->kbuf.cap + p->strs.cap +
 	    p->body.cap + p->cmd.cap + p->tag.cap + p->tmp.cap +
-	    p->scratch.cap + p->caprefs * (sizeof(*p->refs) +
+	    p->scratch.cap + p->fpsyn.cap + p->fpcanon.cap + p->fptmp.cap +
+	    p->fpkeys.cap + p->capckeys * sizeof(*p->ckeys) +
+	    p->caprefs * (sizeof(*p->refs) +
 	    sizeof(*p->vals) + sizeof(*p->lens)) +
 	    p->capholes * sizeof(*p->holes);
 }
@@ -454,6 +497,16 @@ parser_reset(struct pr_task_parser *p)
 	trim_buf(&p->tag);
 	trim_buf(&p->tmp);
 	trim_buf(&p->scratch);
+	trim_buf(&p->fpsyn);
+	trim_buf(&p->fpcanon);
+	trim_buf(&p->fptmp);
+	trim_buf(&p->fpkeys);
+	if (p->capckeys * sizeof(*p->ckeys) > KEEP_BYTES) {
+		free(p->ckeys);
+		p->ckeys = NULL;
+		p->capckeys = 0;
+	}
+	p->nckeys = 0;
 	if (p->capkeys * sizeof(*p->keys) > KEEP_BYTES) {
 		free(p->keys);
 		p->keys = NULL;
@@ -1545,6 +1598,282 @@ parts_from_bufs(struct pr_task_parser *p, struct parts *pt)
 	pt->taglen = p->tag.len;
 }
 
+/* ---- fingerprints (see task.h) ------------------------------------------ */
+
+int
+pr_task_parser_set_fingerprint(struct pr_task_parser *p,
+    const char *const *words, size_t n, bool shell)
+{
+	struct pr_buf b;
+	bool counts = false;
+	size_t i;
+	int rc = 0;
+
+	pr_buf_init(&b, 0);
+	for (i = 0; i < n; i++) {
+		if (!pr_json_is_text(words[i], strlen(words[i])))
+			return PR_ECONFIG;
+		/* "{#}" and "{%}" are replacement strings wherever they
+		 * stand (template.c) */
+		if (strstr(words[i], "{#}") != NULL ||
+		    strstr(words[i], "{%}") != NULL)
+			counts = true;
+	}
+	if (p->md == NULL) {
+		/* one init; each task copies it (an init looks the digest
+		 * up again, which costs more than hashing a task) */
+		p->md0 = EVP_MD_CTX_new();
+		p->md = EVP_MD_CTX_new();
+		if (p->md0 == NULL || p->md == NULL ||
+		    EVP_DigestInit_ex(p->md0, EVP_sha256(), NULL) != 1) {
+			EVP_MD_CTX_free(p->md0);
+			EVP_MD_CTX_free(p->md);
+			p->md0 = NULL;
+			p->md = NULL;
+			return -ENOMEM;
+		}
+	}
+	free(p->fp_tmpl);
+	p->fp_tmpl = NULL;
+	if (counts) {
+		if ((rc = pr_buf_adds(&b, "{\"shell\":")) < 0 ||
+		    (rc = pr_buf_adds(&b, shell ? "true" : "false")) < 0 ||
+		    (rc = pr_buf_adds(&b, ",\"words\":[")) < 0)
+			goto out;
+		for (i = 0; i < n; i++)
+			if ((i > 0 && (rc = pr_buf_addc(&b, ',')) < 0) ||
+			    (rc = pr_json_add_cstr(&b, words[i])) < 0)
+				goto out;
+		if ((rc = pr_buf_adds(&b, "]}")) < 0)
+			goto out;
+		p->fp_tmpl = pr_buf_detach(&b, NULL);
+	}
+	p->fp_on = true;
+out:
+	pr_buf_release(&b);
+	return rc;
+}
+
+const char *
+pr_task_parser_fp_text(const struct pr_task_parser *p, size_t *len)
+{
+	if (len != NULL)
+		*len = p->fpcanon.len;
+	return p->fpcanon.len > 0 ? p->fpcanon.data : "";
+}
+
+static bool
+own_field(const char *k, size_t n)
+{
+	int i;
+
+	for (i = 0; i < F_COUNT; i++)
+		if (strlen(field_name[i]) == n &&
+		    memcmp(field_name[i], k, n) == 0)
+			return true;
+	return false;
+}
+
+/* Keys in byte order, a prefix first. */
+static int
+ckey_cmp(const void *a, const void *b)
+{
+	const struct ckey *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = n > 0 ? memcmp(x->k, y->k, n) : 0;
+
+	if (c != 0)
+		return c;
+	return (x->len > y->len) - (x->len < y->len);
+}
+
+static int canon_value(struct pr_task_parser *p, const char *s, size_t n,
+    size_t pos, bool drop_own, struct pr_buf *out);
+
+/* The checked object at s[pos], keys sorted; drop_own leaves out the
+ * members of a task line (a kernel's whole-line parameters).  Its keys
+ * and members go on the stacks p->fpkeys and p->ckeys, above those of the
+ * objects that contain it, and come off at the end. */
+static int
+canon_object(struct pr_task_parser *p, const char *s, size_t n, size_t pos,
+    bool drop_own, struct pr_buf *out)
+{
+	size_t base = p->nckeys, kbase = p->fpkeys.len, k, v, e, i;
+	struct iter it;
+	int rc = 0;
+
+	iter_init(&it, s, n, pos);
+	while (iter_next(&it, true, &k, &v)) {
+		size_t off = p->fpkeys.len;
+		struct ckey *ck;
+
+		if ((rc = decode_string(s, k, &p->fpkeys, &e)) < 0)
+			goto out;
+		if (drop_own && own_field(p->fpkeys.data + off,
+		    p->fpkeys.len - off)) {
+			p->fpkeys.len = off;
+			continue;
+		}
+		if (p->nckeys == p->capckeys) {
+			size_t ncap = p->capckeys ? p->capckeys * 2 : 16;
+			struct ckey *nk = realloc(p->ckeys,
+			    ncap * sizeof(*nk));
+
+			if (nk == NULL) {
+				rc = -ENOMEM;
+				goto out;
+			}
+			p->ckeys = nk;
+			p->capckeys = ncap;
+		}
+		ck = &p->ckeys[p->nckeys++];
+		ck->off = off;
+		ck->len = p->fpkeys.len - off;
+		ck->val = v;
+	}
+	for (i = base; i < p->nckeys; i++)
+		p->ckeys[i].k = p->fpkeys.data + p->ckeys[i].off;
+	if (p->nckeys - base > 1)
+		qsort(p->ckeys + base, p->nckeys - base, sizeof(*p->ckeys),
+		    ckey_cmp);
+	if ((rc = pr_buf_addc(out, '{')) < 0)
+		goto out;
+	/* nested objects may move both stacks: index, never keep pointers */
+	for (i = base; i < p->nckeys; i++)
+		if ((i > base && (rc = pr_buf_addc(out, ',')) < 0) ||
+		    (rc = pr_json_add_str(out, p->fpkeys.data +
+		    p->ckeys[i].off, p->ckeys[i].len)) < 0 ||
+		    (rc = pr_buf_addc(out, ':')) < 0 ||
+		    (rc = canon_value(p, s, n, p->ckeys[i].val, false,
+		    out)) < 0)
+			goto out;
+	rc = pr_buf_addc(out, '}');
+out:
+	p->nckeys = base;
+	p->fpkeys.len = kbase;
+	return rc;
+}
+
+/* The checked value at s[pos] in canonical form, appended to out. */
+static int
+canon_value(struct pr_task_parser *p, const char *s, size_t n, size_t pos,
+    bool drop_own, struct pr_buf *out)
+{
+	struct iter it;
+	size_t k, v, e;
+	bool first = true;
+	int rc;
+
+	switch (s[pos]) {
+	case '{':
+		return canon_object(p, s, n, pos, drop_own, out);
+	case '[':
+		if ((rc = pr_buf_addc(out, '[')) < 0)
+			return rc;
+		iter_init(&it, s, n, pos);
+		while (iter_next(&it, false, &k, &v)) {
+			if ((!first && (rc = pr_buf_addc(out, ',')) < 0) ||
+			    (rc = canon_value(p, s, n, v, false, out)) < 0)
+				return rc;
+			first = false;
+		}
+		return pr_buf_addc(out, ']');
+	case '"':
+		pr_buf_reset(&p->fptmp);
+		if ((rc = decode_string(s, pos, &p->fptmp, &e)) < 0)
+			return rc;
+		return pr_json_add_str(out, p->fptmp.data ? p->fptmp.data : "",
+		    p->fptmp.len);
+	default:
+		/* numbers as written, and the literals */
+		e = skip_value(s, n, pos);
+		return pr_buf_add(out, s + pos, e - pos);
+	}
+}
+
+/*
+ * The members of the canonical text are gathered as found (raw JSON from
+ * the line, or our own rendering) in p->fpsyn as one object, which is then
+ * canonicalized as a whole: fp_begin(), fp_key() + a value ..., fp_end().
+ */
+static int
+fp_begin(struct pr_task_parser *p)
+{
+	pr_buf_reset(&p->fpsyn);
+	pr_buf_reset(&p->fpcanon);
+	return pr_buf_addc(&p->fpsyn, '{');
+}
+
+static int
+fp_key(struct pr_task_parser *p, const char *key)
+{
+	int rc;
+
+	if (p->fpsyn.len > 1 && (rc = pr_buf_addc(&p->fpsyn, ',')) < 0)
+		return rc;
+	return pr_json_add_key(&p->fpsyn, key);
+}
+
+static int
+fp_raw(struct pr_task_parser *p, const char *key, const char *v, size_t n)
+{
+	int rc;
+
+	if ((rc = fp_key(p, key)) < 0)
+		return rc;
+	return pr_buf_add(&p->fpsyn, v, n);
+}
+
+/* Canonicalize what was gathered and hash it into pt. */
+static int
+fp_end(struct pr_task_parser *p, struct parts *pt)
+{
+	unsigned int len = 0;
+	int rc;
+
+	if ((rc = pr_buf_addc(&p->fpsyn, '}')) < 0 ||
+	    (rc = canon_value(p, p->fpsyn.data, p->fpsyn.len, 0, false,
+	    &p->fpcanon)) < 0)
+		return rc;
+	if (EVP_MD_CTX_copy_ex(p->md, p->md0) != 1 ||
+	    EVP_DigestUpdate(p->md, p->fpcanon.data, p->fpcanon.len) != 1 ||
+	    EVP_DigestFinal_ex(p->md, pt->fp, &len) != 1 ||
+	    len != sizeof(pt->fp))
+		return -ENOMEM;
+	pt->has_fp = true;
+	return 0;
+}
+
+/*
+ * The command of a task made from values: the rendered members
+ * p->body[a..b) (`"argv":[..]`, `"sh":".."`, or `"kernel":..,"params":..`
+ * under --kernel), or the template and the values when the template
+ * uses {#} or {%}.
+ */
+static int
+fp_command(struct pr_task_parser *p, size_t a, size_t b,
+    const char *const *v, const size_t *len, size_t n)
+{
+	size_t i;
+	int rc;
+
+	if (p->fp_tmpl == NULL || p->tmpl == NULL) {
+		if (p->fpsyn.len > 1 && (rc = pr_buf_addc(&p->fpsyn, ',')) < 0)
+			return rc;
+		return pr_buf_add(&p->fpsyn, p->body.data + a, b - a);
+	}
+	if ((rc = fp_raw(p, "template", p->fp_tmpl,
+	    strlen(p->fp_tmpl))) < 0 ||
+	    (rc = fp_key(p, "values")) < 0 ||
+	    (rc = pr_buf_addc(&p->fpsyn, '[')) < 0)
+		return rc;
+	for (i = 0; i < n; i++)
+		if ((i > 0 && (rc = pr_buf_addc(&p->fpsyn, ',')) < 0) ||
+		    (rc = pr_json_add_str(&p->fpsyn, v[i], len[i])) < 0)
+			return rc;
+	return pr_buf_addc(&p->fpsyn, ']');
+}
+
 /*
  * A task from literal values.  The id is the seq.  errpos is the column
  * base for messages (0).
@@ -1557,6 +1886,7 @@ task_from_values(struct pr_task_parser *p, const char *const *v,
 	struct parts pt;
 	char idb[24];
 	int rc, nidb;
+	size_t a;
 
 	parts_init(&pt, seq, src, lineno);
 	nidb = (int)u64_str(idb, seq);
@@ -1564,9 +1894,14 @@ task_from_values(struct pr_task_parser *p, const char *const *v,
 	    (rc = pr_buf_add(&p->body, idb, (size_t)nidb)) < 0 ||
 	    (rc = pr_buf_add(&p->body, "\",", 2)) < 0)
 		goto fail;
+	a = p->body.len;
 	if (command_from_values(p, v, len, n, seq, &pt, 0) < 0)
 		return report(p, src, lineno, eb);
 	if ((rc = add_tag(p, v, len, n)) < 0)
+		goto fail;
+	if (p->fp_on && ((rc = fp_begin(p)) < 0 ||
+	    (rc = fp_command(p, a, p->body.len, v, len, n)) < 0 ||
+	    (rc = fp_end(p, &pt)) < 0))
 		goto fail;
 	pt.id = idb;
 	pt.idlen = (size_t)nidb;
@@ -1599,6 +1934,60 @@ pr_task_from_values(struct pr_task_parser *p, const char *const *v,
 	return rc;
 }
 
+/*
+ * The fingerprint of the JSON task at p->s, of kind `kind` (a field, or -1
+ * for the --kernel default); the command of an "args" task was rendered
+ * into p->body[a..b).
+ */
+static int
+fp_json(struct pr_task_parser *p, int kind, struct parts *pt, size_t a,
+    size_t b)
+{
+	const struct member *f = p->f;
+	const char *s = p->s;
+	int rc;
+
+	if ((rc = fp_begin(p)) < 0)
+		return rc;
+	switch (kind) {
+	case F_ARGV:
+	case F_SH:
+		rc = fp_raw(p, field_name[kind], s + f[kind].val,
+		    f[kind].end - f[kind].val);
+		break;
+	case F_ARGS:
+		rc = fp_command(p, a, b, p->vals, p->lens, p->nrefs);
+		break;
+	default: {
+		bool whole = !f[F_PARAMS].present;
+
+		if ((rc = fp_key(p, "kernel")) < 0 ||
+		    (rc = pr_json_add_str(&p->fpsyn, pt->kernel,
+		    pt->kernellen)) < 0 ||
+		    (rc = fp_key(p, "params")) < 0)
+			return rc;
+		rc = canon_value(p, s, p->n, whole ? p->obj_start :
+		    f[F_PARAMS].val, whole, &p->fpsyn);
+		break;
+	}
+	}
+	if (rc < 0)
+		return rc;
+	if (f[F_ENV].present && (rc = fp_raw(p, "env", s + f[F_ENV].val,
+	    f[F_ENV].end - f[F_ENV].val)) < 0)
+		return rc;
+	if (f[F_CWD].present && (rc = fp_raw(p, "cwd", s + f[F_CWD].val,
+	    f[F_CWD].end - f[F_CWD].val)) < 0)
+		return rc;
+	if (pt->id_given && ((rc = fp_key(p, "id")) < 0 ||
+	    (rc = pr_json_add_str(&p->fpsyn, pt->id, pt->idlen)) < 0))
+		return rc;
+	if (pt->has_seed && ((rc = fp_key(p, "seed")) < 0 ||
+	    (rc = pr_buf_add_u64(&p->fpsyn, pt->seed)) < 0))
+		return rc;
+	return fp_end(p, pt);
+}
+
 /* The JSON task at p->s (checked by read_object). */
 static int
 task_from_json(struct pr_task_parser *p, uint64_t seq, const char *src,
@@ -1611,7 +2000,7 @@ task_from_json(struct pr_task_parser *p, uint64_t seq, const char *src,
 	struct sref idr = { false, 0, 0 }, hostr = { false, 0, 0 };
 	struct sref kernr = { false, 0, 0 };
 	int kind = -1, rc = 0;
-	size_t i, k, v, nargs = 0;
+	size_t i, k, v, nargs = 0, sega = 0, segb = 0;
 	bool idnum = false, hasid = false, hashost = false;
 	char idb[24];
 	uint64_t u;
@@ -1885,9 +2274,11 @@ task_from_json(struct pr_task_parser *p, uint64_t seq, const char *src,
 			p->vals[i] = ref_ptr(p, &p->refs[i]);
 			p->lens[i] = p->refs[i].n;
 		}
+		sega = p->body.len;
 		if (command_from_values(p, p->vals, p->lens, p->nrefs, seq,
 		    &pt, f[F_ARGS].val) < 0)
 			return -1;
+		segb = p->body.len;
 		if ((rc = add_tag(p, p->vals, p->lens, p->nrefs)) < 0)
 			goto oom;
 		break;
@@ -1932,6 +2323,9 @@ task_from_json(struct pr_task_parser *p, uint64_t seq, const char *src,
 	if (pt.has_seed &&
 	    ((rc = pr_buf_add(&p->body, ",\"seed\":", 8)) < 0 ||
 	    (rc = pr_buf_add_u64(&p->body, pt.seed)) < 0))
+		goto oom;
+	pt.id_given = hasid;
+	if (p->fp_on && (rc = fp_json(p, kind, &pt, sega, segb)) < 0)
 		goto oom;
 	parts_from_bufs(p, &pt);
 	if ((rc = assemble(p, &pt, out)) < 0)
@@ -2045,6 +2439,7 @@ pr_task_range_chunk(struct pr_task_parser *p, uint64_t seq, int64_t from,
 {
 	struct parts pt;
 	char idb[24];
+	size_t a;
 	int rc;
 
 	*out = NULL;
@@ -2060,7 +2455,10 @@ pr_task_range_chunk(struct pr_task_parser *p, uint64_t seq, int64_t from,
 	pt.kernellen = strlen(p->kernel);
 	if ((rc = pr_buf_add(&p->body, "\"id\":\"", 6)) < 0 ||
 	    (rc = add_seq_id(&p->body, seq)) < 0 ||
-	    (rc = pr_buf_add(&p->body, "\",\"kernel\":", 11)) < 0 ||
+	    (rc = pr_buf_add(&p->body, "\",", 2)) < 0)
+		return rc;
+	a = p->body.len;
+	if ((rc = pr_buf_add(&p->body, "\"kernel\":", 9)) < 0 ||
 	    (rc = pr_json_add_cstr(&p->body, p->kernel)) < 0 ||
 	    (rc = pr_buf_add(&p->body, ",\"params\":{\"from\":", 18)) < 0 ||
 	    (rc = pr_buf_add_i64(&p->body, from)) < 0 ||
@@ -2075,6 +2473,10 @@ pr_task_range_chunk(struct pr_task_parser *p, uint64_t seq, int64_t from,
 	    (long long)from, (long long)to, (long long)step)) < 0 ||
 	    (rc = pr_buf_addf(&p->tag, "%lld:%lld", (long long)from,
 	    (long long)to)) < 0)
+		return rc;
+	if (p->fp_on && ((rc = fp_begin(p)) < 0 ||
+	    (rc = fp_command(p, a, p->body.len, NULL, NULL, 0)) < 0 ||
+	    (rc = fp_end(p, &pt)) < 0))
 		return rc;
 	parts_from_bufs(p, &pt);
 	if ((rc = assemble(p, &pt, out)) < 0)

@@ -35,6 +35,39 @@
  * Errors are PR_EBADINPUT with eb->msg "SRC:LINE:COL: what is wrong";
  * COL is the 1-based byte column of the offending token or value.
  *
+ * Fingerprints (pr_task_parser_set_fingerprint(); the journal matches
+ * tasks by them, so that a resumed run finds its tasks whatever their
+ * order).  A fingerprint is the SHA-256 of the task's canonical text, a
+ * JSON object with these members, keys sorted, no white space, strings
+ * decoded and re-encoded with the fewest escapes (pr_json_add_str()),
+ * numbers as written ("5" and "5.0" differ), arrays in order:
+ *
+ *	argv | sh		the command as run (after substitution)
+ *	kernel, params		the kernel and its parameters (canonical;
+ *				when the parameters are the whole line,
+ *				parrun's own members are left out of them)
+ *	env, cwd, seed		when the line gives them
+ *	id			only when the line gives it ("id":7 and
+ *				"id":"7" are the same id)
+ *	template, values	instead of argv | sh when the command template
+ *				uses {#} or {%}
+ *
+ * Not in it: the sequence number, a default id, timeout, retries,
+ * placement (host, worker), and members parrun ignores (but in a kernel's
+ * whole-line parameters they are parameters).  So a task means
+ * the same thing wherever it stands in the input, `{"sh":"x"}` and the
+ * plain line `x` are the same task, and so are `{"kernel":"k","n":5}`,
+ * `{"kernel":"k","params":{"n":5}}` and the line `5` under --kernel k.
+ *
+ * Why {#} and {%} use the template and the values: the slot is known only
+ * at dispatch and changes from attempt to attempt, and the sequence number
+ * is the task's position, which is exactly what a reordered input changes
+ * (rush#77).  A task is what the template does with its values; where it
+ * stood is not part of it.  The cost: two lines with the same values under
+ * a {#} template are the same task (and so are two identical lines
+ * anywhere); the journal tells identical tasks apart by counting them
+ * (journal.h, pr_task.fp_dup).
+ *
  * Ownership: a struct pr_task is one heap block; every string field
  * points inside it.  Free it with pr_task_free() only; never free a field.
  * (A caller may point a field at memory of its own, and must then free
@@ -85,9 +118,14 @@ struct pr_task {
 	char *src;		/* source: "stdin", a file, "args", "range" */
 	unsigned long line;	/* 1-based line (or value index) in src */
 
-	/* Reserved for the journal (a SHA-256 of the task); zero for now. */
+	bool id_given;		/* the line gave "id" (else id is the seq) */
+	/* The SHA-256 of the canonical text (see Fingerprints above) when
+	 * the parser makes fingerprints; rejected tasks have none. */
 	bool has_fingerprint;
 	uint8_t fingerprint[32];
+	/* Which of several identical tasks this is (0: the first); set by
+	 * pr_journal_decide(), 0 until then. */
+	uint32_t fp_dup;
 
 	/* private: the slot-dependent form (see pr_task_body()) */
 	const char *tbody_;
@@ -130,6 +168,24 @@ struct pr_task_parser;
 int pr_task_parser_new(struct pr_task_parser **out,
     const struct pr_task_opts *o, struct pr_errbuf *eb);
 void pr_task_parser_free(struct pr_task_parser *p);
+
+/*
+ * Make every task from now on carry its fingerprint.  words[0..n) and
+ * shell must be what the template (o->tmpl) was made from (words NULL and
+ * n 0 without a template): the fingerprint of a task whose template uses
+ * {#} or {%} covers the words and the values.  Errors: PR_ECONFIG when a
+ * word is not text, -ENOMEM.
+ */
+int pr_task_parser_set_fingerprint(struct pr_task_parser *p,
+    const char *const *words, size_t n, bool shell);
+
+/*
+ * The canonical text behind the last fingerprint made (see Fingerprints);
+ * valid until the next line.  "" when there is none.  For tests and
+ * debugging.
+ */
+const char *pr_task_parser_fp_text(const struct pr_task_parser *p,
+    size_t *len);
 /* Bytes of working memory held now (bounded by the longest line). */
 size_t pr_task_parser_mem(const struct pr_task_parser *p);
 
