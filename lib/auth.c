@@ -470,12 +470,15 @@ pr_auth_worker_hello(struct pr_auth *a, const char *hello, size_t len,
 	enum pr_msg_type type;
 	cJSON *root = NULL;
 	size_t end, start = out->len;
+	bool have;
 	int rc;
 
 	if (a->role != PR_AUTH_WORKER || a->step != STEP_START)
 		return pr_err(eb, -EINVAL, "handshake step out of order");
 	if (len > 0 && hello[len - 1] == '\n')
 		len--;
+	if (memchr(hello, '\n', len) != NULL)
+		return pr_err(eb, PR_EPROTO, "hello of more than one line");
 	if (len + sizeof(NONCE_MEMBER) + 2 * PR_NONCE_LEN + 1 >
 	    PR_PREAUTH_FRAME)
 		return pr_err(eb, PR_ETOOBIG, "hello of %zu bytes: too long "
@@ -489,9 +492,13 @@ pr_auth_worker_hello(struct pr_auth *a, const char *hello, size_t len,
 		a->proto_min = PR_PROTO_MIN;
 		a->proto_max = PR_PROTO_MAX;
 	}
+	/* a second "nonce" would be the one the coordinator reads */
+	have = cJSON_GetObjectItemCaseSensitive(root, "nonce") != NULL;
 	cJSON_Delete(root);
 	if (type != PR_MSG_HELLO)
 		return pr_err(eb, PR_EPROTO, "not a hello line");
+	if (have)
+		return pr_err(eb, PR_EPROTO, "hello already has a nonce");
 	/* pr_msg_parse accepted one object: the last non-blank is '}' */
 	end = len;
 	while (end > 0 && hello[end - 1] != '}')

@@ -715,6 +715,7 @@ TEST(auth_worker_hello_forms)
 	uint8_t s[PR_SECRET_LEN];
 	struct pr_auth w;
 	struct pr_buf out;
+	const char *dup;
 	char *big;
 	size_t n;
 
@@ -733,6 +734,11 @@ TEST(auth_worker_hello_forms)
 	ASSERT_EQ(pr_auth_worker_hello(&w, "{\"type\":\"bye\"}", 14, &out,
 	    &eb), PR_EPROTO);
 	ASSERT_EQ(pr_auth_worker_hello(&w, "xx", 2, &out, &eb), PR_EPROTO);
+	/* one nonce only, however spelled */
+	dup = "{\"type\":\"hello\",\"non\\u0063e\":1}";
+	ASSERT_EQ(pr_auth_worker_hello(&w, dup, strlen(dup), &out, &eb),
+	    PR_EPROTO);
+	ASSERT(strstr(eb.msg, "already has a nonce") != NULL);
 	/* a coordinator's step */
 	ASSERT_EQ(pr_auth_coord_hello(&w, HELLO, strlen(HELLO), &out, &eb),
 	    -EINVAL);
