@@ -762,10 +762,15 @@ step_handshake(struct ssh *x)
 	if (rc < 0) {
 		if (x->sock_err != 0 || x->peer_closed)
 			return lost(x);
-		return fail(x, PR_ESSH, "ssh handshake with '%s' failed: %s%s%s%s",
-		    x->hp, why(x, b, sizeof(b)),
-		    x->known_types[0] ? " (known_hosts has " : "",
-		    x->known_types, x->known_types[0] ? " for it)" : "");
+		if (x->known_types[0] != '\0' &&
+		    rc == LIBSSH2_ERROR_KEX_FAILURE)
+			return fail(x, PR_EHOSTKEY, "host key for '%s' cannot "
+			    "be checked: the ssh handshake failed (%s) asking "
+			    "only for the key types '%s' has for it (%s): "
+			    "refusing", x->hp, why(x, b, sizeof(b)),
+			    x->khpath, x->known_types);
+		return fail(x, PR_ESSH, "ssh handshake with '%s' failed: %s",
+		    x->hp, why(x, b, sizeof(b)));
 	}
 	x->handshaken = true;
 	if ((rc = check_hostkey(x)) < 0)
