@@ -880,6 +880,8 @@ static const struct pr_transport_ops tcp_ops = {
 
 /* ---- the worker's side --------------------------------------------------- */
 
+#define K_MAX_ADDRS	8
+
 enum k_state {
 	K_RESOLVING,
 	K_CONNECTING,
@@ -901,8 +903,11 @@ struct pr_tcp_connect {
 	char addr[300];			/* as given, for messages */
 	char host[256];
 	char port[8];
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss;	/* this attempt's address */
 	bool numeric;
+	/* a name's addresses, tried in turn, resolved again after the last */
+	struct sockaddr_storage addrs[K_MAX_ADDRS];
+	int naddrs, next_addr;
 	uint8_t secret[PR_SECRET_LEN];
 	struct pr_auth auth;
 	char *hello;
@@ -1214,6 +1219,7 @@ static void
 on_k_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
 	struct pr_tcp_connect *k = req->data;
+	struct addrinfo *ai;
 
 	k->gai_pending = false;
 	if (k->cancelled) {
@@ -1228,8 +1234,19 @@ on_k_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		    uv_strerror(status < 0 ? status : UV_EAI_NONAME));
 		return;
 	}
-	memcpy(&k->ss, res->ai_addr, res->ai_addrlen);
+	k->naddrs = 0;
+	for (ai = res; ai != NULL && k->naddrs < K_MAX_ADDRS; ai = ai->ai_next)
+		if (ai->ai_addrlen <= sizeof(k->addrs[0]))
+			memcpy(&k->addrs[k->naddrs++], ai->ai_addr,
+			    ai->ai_addrlen);
 	uv_freeaddrinfo(res);
+	if (k->naddrs == 0) {
+		k_fail(k, UV_EAI_NONAME, true, "cannot resolve '%s': %s",
+		    k->host, uv_strerror(UV_EAI_NONAME));
+		return;
+	}
+	k->ss = k->addrs[0];
+	k->next_addr = 1;
 	k_connect(k);
 }
 
@@ -1241,6 +1258,12 @@ k_attempt(struct pr_tcp_connect *k)
 
 	k->attempt++;
 	if (k->numeric) {
+		k_connect(k);
+		return;
+	}
+	if (k->next_addr < k->naddrs) {
+		/* the name's next address before asking again */
+		k->ss = k->addrs[k->next_addr++];
 		k_connect(k);
 		return;
 	}

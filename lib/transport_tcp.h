@@ -112,10 +112,11 @@ struct pr_listener_stats {
 
 /*
  * Listen on addr_port ("HOST:PORT", "[V6]:PORT"; PORT 0 picks a free
- * port).  HOST is a numeric address or a name that resolves; it is bound
- * as given: nothing listens on all interfaces unless HOST says 0.0.0.0
- * or [::] (which is logged as a warning).  secret is copied.  o may be
- * NULL.  On success *out is the listener, already accepting.
+ * port).  HOST is a numeric address or a name, which is bound to its
+ * first address (give a number to be sure which); nothing listens on all
+ * interfaces unless HOST says 0.0.0.0 or [::] (which is logged as a
+ * warning).  secret is copied.  o may be NULL.  On success *out is the
+ * listener, already accepting.  Sockets are close-on-exec.
  */
 int pr_listener_start(uv_loop_t *loop, const char *addr_port,
     const uint8_t secret[PR_SECRET_LEN], const struct pr_listener_opts *o,
@@ -173,7 +174,8 @@ struct pr_tcp_connect_opts {
  * storage may be reused), msg says why (never NULL then):
  * PR_EAUTH (bad MAC, or a reject for authentication), PR_EVERSION
  * (rejected: no common protocol version), PR_EPROTO (not a parrun
- * coordinator), PR_ETIMEDOUT-like codes or -errno after the last retry,
+ * coordinator); after the last retry, the last attempt's error:
+ * PR_ETIMEOUT (no answer within attempt_ms), UV_ECONNREFUSED, ...;
  * UV_ECANCELED after pr_tcp_connect_cancel().
  */
 typedef void (*pr_tcp_connected_cb)(void *arg, int status, uv_tcp_t *tcp,
@@ -185,12 +187,13 @@ typedef void (*pr_tcp_retry_cb)(void *arg, int attempt, int err,
 
 /*
  * Connect to addr_port and run the worker's side of the handshake,
- * asynchronously on loop.  hello is the worker's hello line (as
- * pr_msg_hello() writes it; copied, the nonce is added).  Connection
- * refused, unreachable, timed out, EOF or reset during the handshake
- * (the coordinator not listening yet, or busy) are retried with
- * exponential backoff and jitter until o->total_ms; a bad MAC, a reject
- * or garbage are not.  retry may be NULL; o may be NULL; req may be NULL
+ * asynchronously on loop.  A name is resolved on the loop; its addresses
+ * (up to 8) are tried in turn, one per attempt.  hello is the worker's
+ * hello line (as pr_msg_hello() writes it; copied, the nonce is added).
+ * Connection refused, unreachable, timed out, EOF or reset during the
+ * handshake (the coordinator not listening yet, or busy) are retried
+ * with exponential backoff and jitter until o->total_ms; a bad MAC, a
+ * reject or garbage are not.  retry may be NULL; o may be NULL; req may be NULL
  * (else *req is valid until cb is called, for pr_tcp_connect_cancel()).
  * Returns 0, or an error (bad address, hello too long) without calling
  * cb.

@@ -1373,3 +1373,23 @@ TEST(tcp_secret_not_in_proc)
 	close(status_pipe[1]);
 	teardown();
 }
+
+TEST(tcp_connect_by_name)
+{
+	struct pr_tcp_connect_opts o = { .backoff_ms = 20, .total_ms = 2000 };
+	char addr[64];
+
+	/* "localhost" may come as ::1 first: its addresses are tried in
+	 * turn until 127.0.0.1 answers */
+	setup();
+	start_listener(NULL);
+	snprintf(addr, sizeof(addr), "localhost:%d", pr_listener_port(S.l));
+	cli_start(&C1, addr, S.secret, &o, 1, 1);
+	ASSERT(run_until(c1_done, 3000));
+	if (C1.status != 0)
+		PR_TEST_FAIL("%s", C1.msg);
+	ASSERT(run_until(one_accepted, 3000));
+	cli_close(&C1);
+	teardown();
+	cli_free(&C1);
+}
