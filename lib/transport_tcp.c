@@ -933,6 +933,8 @@ struct pr_tcp_connect {
 };
 
 static void k_attempt(struct pr_tcp_connect *k);
+static void k_fail(struct pr_tcp_connect *k, int err, bool retry,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 static void
 on_k_timer_closed(uv_handle_t *h)
@@ -976,7 +978,11 @@ on_k_timer(uv_timer_t *t)
 {
 	struct pr_tcp_connect *k = t->data;
 
-	if (k->state == K_BACKOFF)
+	if (k->state != K_BACKOFF)
+		return;
+	if (k->cancelled)
+		k_fail(k, UV_ECANCELED, false, "cancelled");
+	else
 		k_attempt(k);
 }
 
@@ -1028,10 +1034,6 @@ on_k_tcp_closed(uv_handle_t *h)
 }
 
 /* This attempt failed: err and the message are kept for the end. */
-static void
-k_fail(struct pr_tcp_connect *k, int err, bool retry, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
 static void
 k_fail(struct pr_tcp_connect *k, int err, bool retry, const char *fmt, ...)
 {
@@ -1356,7 +1358,9 @@ pr_tcp_connect(uv_loop_t *loop, const char *addr_port,
 	k->t0 = uv_now(loop);
 	if (req != NULL)
 		*req = k;
-	k_attempt(k);
+	/* the first attempt from the loop: cb is never called from here */
+	k->state = K_BACKOFF;
+	uv_timer_start(&k->timer, on_k_timer, 0, 0);
 	return 0;
 fail:
 	free(k->hello);
@@ -1376,7 +1380,11 @@ pr_tcp_connect_cancel(struct pr_tcp_connect *k)
 	}
 	if (k->failing)
 		return;			/* k_after sees cancelled */
-	if (k->state == K_BACKOFF)
+	if (k->state == K_BACKOFF) {
+		/* from the loop, not from inside this call */
 		uv_timer_stop(&k->timer);
-	k_fail(k, UV_ECANCELED, false, "cancelled");
+		uv_timer_start(&k->timer, on_k_timer, 0, 0);
+		return;
+	}
+	k_fail(k, UV_ECANCELED, false, "cancelled");	/* closes: async */
 }

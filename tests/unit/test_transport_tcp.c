@@ -1260,6 +1260,7 @@ TEST(tcp_connect_cancel)
 	run_until(never, 150);
 	ASSERT(!C1.done);
 	pr_tcp_connect_cancel(req);
+	ASSERT(!C1.done);		/* not from inside the call */
 	ASSERT(run_until(c1_done, 1000));
 	ASSERT_EQ(C1.status, UV_ECANCELED);
 	/* bad arguments fail at once, without the callback */
