@@ -62,9 +62,9 @@ struct pr_journal {
 
 	/* writing */
 	struct pr_buf wbuf;
-	bool need_sync;			/* a result or header is in wbuf */
-	bool dirty;			/* written since the last fdatasync */
-	uint64_t fsize;			/* file size after our last write */
+	bool need_sync;		/* a result or header is in wbuf */
+	bool dirty;		/* written since the last fdatasync */
+	uint64_t fsize;		/* file size after our last write */
 	int err;			/* sticky error, or 0 */
 	char errmsg[PR_ERRBUF_LEN];
 	pr_journal_write_fn write_fn;
@@ -73,7 +73,7 @@ struct pr_journal {
 	struct pr_journal_stats st;
 
 	/* loading */
-	bool cur_acks;			/* the current run asked for acks */
+	bool cur_acks;		/* the current run asked for acks */
 };
 
 /* Where a key starts probing: the top bits of its first 8 bytes, scaled
@@ -376,7 +376,7 @@ enum vtype { V_STR, V_NUM, V_TRUE, V_FALSE, V_NULL };
 struct val {
 	enum vtype t;
 	size_t off, len;		/* V_STR: in strs; V_NUM: in the line */
-	bool integral;			/* V_NUM: no fraction or exponent */
+	bool integral;		/* V_NUM: no fraction or exponent */
 	bool neg;
 	bool big;			/* |value| > UINT64_MAX */
 	uint64_t u;			/* V_NUM integral: |value| */
@@ -728,7 +728,6 @@ struct loader {
 	struct pr_buf carry;		/* the current line, when split */
 	struct pr_buf strs;
 	const char *ls;			/* the line being applied */
-	bool longline;			/* the current line passed the cap */
 	/* the first bad line: the torn end, unless more records follow */
 	bool bad;
 	bool skip;			/* still inside the bad line */

@@ -46,12 +46,14 @@
  *	SKIP_DONE	ended ok: do not run it
  *	SKIP_FAILED	ended failed, timeout or error, and retry_failed is
  *			off (GNU parallel --resume): do not run it
- *	RETRY_FAILED	the same with retry_failed (--retry-failed): run it
+ *	RETRY_FAILED	the same with retry_failed (--retry-failed):
+ *			run it
  *	UNEMITTED	ended, in a run with acks, but its output was not
  *			confirmed: run it again
- *	CHANGED		the task's explicit id was journaled with another
- *			fingerprint: the input was edited.  Refuse, unless
- *			--force-resume, which runs it (it is a new task)
+ *	CHANGED		the task's explicit id was journaled with
+ *			another fingerprint: the input was edited.
+ *			Refuse, unless --force-resume, which runs it
+ *			(it is a new task)
  * So a reordered input resumes (matching is by fingerprint), an extended
  * one runs just the new tasks, and a result journaled several times (a
  * rerun) counts as its last record.
@@ -122,7 +124,7 @@ struct pr_journal_opts {
 	bool retry_failed;		/* --retry-failed */
 	bool acks;			/* the coordinator confirms output
 					   with pr_journal_emitted() */
-	uint64_t seed;			/* the run's seed, for the header */
+	uint64_t seed;			/* the run's seed (header) */
 	double started;			/* unix time; 0: now */
 	pr_journal_write_fn write_fn;	/* NULL: write(2) */
 	pr_journal_sync_fn sync_fn;	/* NULL: fdatasync(2) */
@@ -142,13 +144,14 @@ struct pr_journal_info {
 	uint64_t records;		/* good records, headers included */
 	uint64_t runs;			/* header records */
 	uint64_t seed;			/* from the last header */
-	double started;			/* from the last header; 0: none */
+	double started;			/* from the last header, or 0 */
 	uint64_t submits, dispatches, results, emitted, others;
 	uint64_t tasks;			/* tasks with any record */
-	uint64_t by_status[PR_JOURNAL_NSTATUS];	/* tasks by last status */
+	/* tasks by their last status */
+	uint64_t by_status[PR_JOURNAL_NSTATUS];
 	uint64_t unfinished;		/* tasks without a final record */
 	uint64_t unemitted;		/* final but output not confirmed */
-	uint64_t rejected;		/* rejected results (no fingerprint) */
+	uint64_t rejected;		/* rejected results */
 	uint64_t ids;			/* explicit ids */
 	/* a torn last record, tolerated */
 	bool torn;

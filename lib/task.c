@@ -81,8 +81,9 @@ struct pr_task_parser {
 
 	/* fingerprints (pr_task_parser_set_fingerprint()) */
 	bool fp_on;
-	char *fp_tmpl;		/* {"shell":..,"words":[..]} when the template
-				   uses {#} or {%}; else NULL */
+	/* {"shell":..,"words":[..]} when the template uses {#} or {%},
+	 * else NULL */
+	char *fp_tmpl;
 	EVP_MD_CTX *md0;	/* SHA-256, initialized once */
 	EVP_MD_CTX *md;		/* a copy of md0 per task */
 	struct pr_buf fpsyn;	/* the members, as found */

@@ -325,7 +325,7 @@ decide(struct pr_journal *j, struct pr_task *t)
 	return pr_journal_decide(j, t, &prev);
 }
 
-/* ---- fingerprints --------------------------------------------------------- */
+/* ---- fingerprints ------------------------------------------------------ */
 
 TEST(journal_fp_json_and_plain_forms_match)
 {
@@ -394,8 +394,8 @@ TEST(journal_fp_ids_seq_and_placement)
 	check_fp(&c, "{\"sh\":\"x\"}", "{\"id\":\"1\",\"sh\":\"x\"}", false);
 	check_fp(&c, "{\"id\":7,\"sh\":\"x\"}", "{\"id\":\"7\",\"sh\":\"x\"}",
 	    true);
-	check_fp(&c, "{\"id\":\"a\",\"sh\":\"x\"}", "{\"id\":\"b\",\"sh\":\"x\"}",
-	    false);
+	check_fp(&c, "{\"id\":\"a\",\"sh\":\"x\"}",
+	    "{\"id\":\"b\",\"sh\":\"x\"}", false);
 	a = line(&c, "{\"id\":7,\"sh\":\"x\"}");
 	ASSERT(a->id_given);
 	pr_task_free(a);
@@ -619,7 +619,7 @@ TEST(journal_fp_reordered_file)
 	ASSERT_EQ(pr_task_live(), 0);
 }
 
-/* ---- the journal ----------------------------------------------------------- */
+/* ---- the journal ------------------------------------------------------- */
 
 TEST(journal_round_trip)
 {
@@ -699,7 +699,8 @@ TEST(journal_round_trip)
 	ASSERT_EQ(pr_journal_decide(j, ts.t[1], &prev),
 	    PR_JOURNAL_SKIP_FAILED);
 	ASSERT_EQ(prev, PR_ST_FAILED);
-	ASSERT_EQ(decide(j, ts.t[2]), PR_JOURNAL_RUN);	/* submitted only */
+	/* submitted only */
+	ASSERT_EQ(decide(j, ts.t[2]), PR_JOURNAL_RUN);
 	ASSERT_EQ(decide(j, ts.t[3]), PR_JOURNAL_SKIP_FAILED);
 	ASSERT_EQ(decide(j, ts.t[4]), PR_JOURNAL_RERUN);
 	ASSERT_EQ(decide(j, ts.t[5]), PR_JOURNAL_RERUN);
@@ -740,7 +741,8 @@ TEST(journal_fixture_decisions)
 	ASSERT_EQ(decide(j, ts.t[2]), PR_JOURNAL_RERUN);	/* lost */
 	ASSERT_EQ(ts.t[2]->fp_dup, 0);
 	ASSERT_EQ(decide(j, ts.t[3]), PR_JOURNAL_RUN);
-	ASSERT_EQ(decide(j, ts.t[6]), PR_JOURNAL_RUN);	/* 2nd "echo three" */
+	/* the second "echo three" */
+	ASSERT_EQ(decide(j, ts.t[6]), PR_JOURNAL_RUN);
 	ASSERT_EQ(ts.t[6]->fp_dup, 1);
 	close_journal(j);
 	free_tasks(&ts);
@@ -760,9 +762,10 @@ TEST(journal_resume_reordered_extended_edited)
 	open_journal(&j, path, false, false, NULL);
 	for (i = 0; i < a.n; i++)
 		ASSERT_OK(pr_journal_submit(j, a.t[i]));
-	ASSERT_OK(pr_journal_result(j, a.t[0], PR_ST_OK, 1, 0));	/* t1 */
-	ASSERT_OK(pr_journal_result(j, a.t[3], PR_ST_OK, 1, 0));	/* kernel */
-	ASSERT_OK(pr_journal_result(j, a.t[5], PR_ST_OK, 1, 0));	/* 42 */
+	/* t1, the kernel, 42 */
+	ASSERT_OK(pr_journal_result(j, a.t[0], PR_ST_OK, 1, 0));
+	ASSERT_OK(pr_journal_result(j, a.t[3], PR_ST_OK, 1, 0));
+	ASSERT_OK(pr_journal_result(j, a.t[5], PR_ST_OK, 1, 0));
 	sync_journal(j);
 	/* killed here: no close */
 	pr_journal_close(j, NULL);
@@ -796,7 +799,7 @@ TEST(journal_resume_reordered_extended_edited)
 	ASSERT_EQ(decide(j, e.t[1]), PR_JOURNAL_SKIP_DONE);	/* id 42 */
 	ASSERT_EQ(decide(j, e.t[2]), PR_JOURNAL_SKIP_DONE);
 	ASSERT_EQ(decide(j, e.t[3]), PR_JOURNAL_SKIP_DONE);
-	ASSERT_EQ(decide(j, e.t[4]), PR_JOURNAL_RUN);		/* edited */
+	ASSERT_EQ(decide(j, e.t[4]), PR_JOURNAL_RUN);	/* edited */
 	ASSERT_EQ(decide(j, e.t[5]), PR_JOURNAL_CHANGED);	/* t1 */
 	ASSERT_EQ(decide(j, e.t[6]), PR_JOURNAL_SKIP_DONE);
 	ASSERT_EQ(e.t[6]->fp_dup, 1);
@@ -934,7 +937,7 @@ TEST(journal_acks)
 	free_tasks(&ts);
 }
 
-/* ---- torn ends and damage ---------------------------------------------------- */
+/* ---- torn ends and damage ---------------------------------------------- */
 
 static void
 check_torn(const char *name, uint64_t off, unsigned long line,
@@ -1191,7 +1194,7 @@ TEST(journal_open_rules)
 	ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
-/* ---- writing: batching and a full disk ----------------------------------------- */
+/* ---- writing: batching and a full disk --------------------------------- */
 
 struct hooks {
 	size_t budget;			/* bytes before ENOSPC */
@@ -1209,7 +1212,7 @@ hook_write(void *arg, int fd, const void *p, size_t n)
 		return -1;
 	}
 	if (n > h->budget)
-		n = h->budget;	/* a short write, as a filling disk gives */
+		n = h->budget;	/* a short write, as a full disk gives */
 	h->budget -= n;
 	return write(fd, p, n);
 }
@@ -1337,7 +1340,7 @@ TEST(journal_full_disk)
 	fctx_close(&c);
 }
 
-/* ---- scale ----------------------------------------------------------------- */
+/* ---- scale ------------------------------------------------------------- */
 
 static uint64_t
 splitmix(uint64_t *s)
