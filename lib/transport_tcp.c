@@ -28,6 +28,7 @@
 #define PRE_BUF		(PR_PREAUTH_FRAME + 1)	/* a line and its LF */
 #define REFUSE_FLUSH_MS	1000	/* time for a reject line to leave */
 #define PEER_LEN	64
+#define KEEPALIVE_S	60	/* TCP keepalive idle time */
 
 /* ---- addresses ----------------------------------------------------------- */
 
@@ -556,6 +557,8 @@ accept_one(struct pr_listener *l)
 	else
 		snprintf(c->peer, sizeof(c->peer), "?");
 	uv_tcp_nodelay(&c->tcp, 1);
+	/* a dead peer's half-open connection ends even without heartbeats */
+	uv_tcp_keepalive(&c->tcp, 1, KEEPALIVE_S);
 	if (pr_auth_init(&c->auth, PR_AUTH_COORDINATOR, l->secret) < 0) {
 		refuse(c, NULL, "no random numbers for a nonce");
 		return;
@@ -1169,6 +1172,7 @@ on_k_connect(uv_connect_t *req, int status)
 		return;
 	}
 	uv_tcp_nodelay(k->tcp, 1);
+	uv_tcp_keepalive(k->tcp, 1, KEEPALIVE_S);
 	pr_buf_reset(&k->b_hello);
 	pr_buf_reset(&k->b_auth);
 	k->inlen = 0;
