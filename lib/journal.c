@@ -738,10 +738,10 @@ struct loader {
 	size_t headlen;
 };
 
+/* A string member, decoded (not NUL-terminated: r->v[k].len). */
 static const char *
 field_str(const struct loader *L, const struct rec *r, enum rkey k)
 {
-	(void)r;
 	return L->strs.data + r->v[k].off;
 }
 
@@ -793,8 +793,8 @@ fatal(struct loader *L, int code, const char *what)
 
 /* The task slot of a record with a fingerprint; counts a new task. */
 static int
-rec_slot(struct loader *L, const struct rec *r, const uint8_t fp[32],
-    uint64_t k, struct slot **s)
+rec_slot(struct loader *L, const uint8_t fp[32], uint64_t k,
+    struct slot **s)
 {
 	uint8_t key[16];
 	bool isnew;
@@ -803,7 +803,6 @@ rec_slot(struct loader *L, const struct rec *r, const uint8_t fp[32],
 	if ((rc = task_key(L->j, fp, (uint32_t)k, key)) < 0 ||
 	    (rc = slot_get(L->j, key, s, &isnew)) < 0)
 		return rc;
-	(void)r;
 	if (isnew) {
 		L->info->tasks++;
 		L->info->unfinished++;
@@ -946,7 +945,7 @@ apply(struct loader *L, const struct rec *r, const char **why)
 		info->submits++;
 		if (!hasfp)
 			return 0;
-		if ((rc = rec_slot(L, r, fp, k, &s)) < 0 ||
+		if ((rc = rec_slot(L, fp, k, &s)) < 0 ||
 		    (rc = rec_id(L, r, fp)) < 0)
 			return pr_err(L->eb, rc, "journal '%s': %s",
 			    L->j->name, pr_strerror(rc));
@@ -977,7 +976,7 @@ apply(struct loader *L, const struct rec *r, const char **why)
 		info->rejected++;
 	if (!hasfp)
 		return 0;	/* rejected, or fingerprints were off */
-	if ((rc = rec_slot(L, r, fp, k, &s)) < 0 ||
+	if ((rc = rec_slot(L, fp, k, &s)) < 0 ||
 	    (rc = rec_id(L, r, fp)) < 0)
 		return pr_err(L->eb, rc, "journal '%s': %s", L->j->name,
 		    pr_strerror(rc));
@@ -1545,8 +1544,8 @@ pr_journal_emitted(struct pr_journal *j, const struct pr_task *t)
 
 	if ((rc = writable(j)) < 0)
 		return rc;
-	if (!t->has_fingerprint)
-		return 0;
+	if (!j->acks || !t->has_fingerprint)
+		return 0;	/* nobody will look for it */
 	if ((rc = add_task(&j->wbuf, "emitted", t, false)) < 0 ||
 	    (rc = ADDLIT(&j->wbuf, "}\n")) < 0)
 		buf_cut(&j->wbuf, mark);

@@ -230,7 +230,8 @@ int pr_journal_dispatch(struct pr_journal *j, uint64_t seq, int attempt,
 /* exit < 0: none (written as null). */
 int pr_journal_result(struct pr_journal *j, const struct pr_task *t,
     enum pr_status status, int attempt, int exit);
-/* The result's output was written (opts.acks). */
+/* The result's output was written (opts.acks; without it, nothing is
+ * recorded). */
 int pr_journal_emitted(struct pr_journal *j, const struct pr_task *t);
 
 /*
