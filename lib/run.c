@@ -39,6 +39,7 @@
 #include "transport.h"
 
 #define RING_SIZE	4096		/* tasks read ahead of dispatch */
+#define PENDING_MAX	8192		/* tasks taken from it, not yet sent */
 #define KEEP_WINDOW	65536		/* -k: dispatch at most this far ahead */
 #define SEND_HIGH	(8u << 20)	/* stop feeding a worker past this */
 #define TICK_MS(hb)	((uint64_t)((hb) < 250 ? (hb) : 250))
@@ -543,8 +544,13 @@ drain_ring(struct run *r)
 	bool done;
 
 	for (;;) {
+		size_t room = r->pending.n < PENDING_MAX ?
+		    PENDING_MAX - r->pending.n : 0;
+
 		pthread_mutex_lock(&r->ring.mu);
 		n = r->ring.n < 256 ? r->ring.n : 256;
+		if (n > room)
+			n = room;	/* the ring holds the rest: memory stays flat */
 		for (size_t i = 0; i < n; i++) {
 			batch[i] = r->ring.items[r->ring.head];
 			r->ring.head = (r->ring.head + 1) % RING_SIZE;

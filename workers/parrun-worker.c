@@ -1255,8 +1255,13 @@ on_eof(void)
 		return;
 	rc = pr_framer_finish(&io.framer, false, on_line, NULL);
 	if (W.phase == W_HANDSHAKE) {
-		stop(W_EXIT_HANDSHAKE, false, "the coordinator hung up "
-		    "before the welcome");
+		/* the coordinator did not need us (a short run): not an
+		 * error, and nothing to say unless it left half a line */
+		if (rc == PR_ETORN)
+			stop(W_EXIT_HANDSHAKE, false, "the coordinator hung up "
+			    "in the middle of the welcome");
+		else
+			stop(W_EXIT_OK, false, "%s", "");
 		return;
 	}
 	if (rc == PR_ETORN) {
@@ -1421,7 +1426,8 @@ stop(int code, bool talk, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	w_log("%s", why);
+	if (why[0] != '\0')
+		w_log("%s", why);
 	W.phase = W_STOPPING;
 	io.stop_code = code;
 	io.stop_talk = talk;

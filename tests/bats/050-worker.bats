@@ -212,10 +212,11 @@ w_talk() {
 	[ "$(jq -r .cpus out)" = "$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)" ]
 	[ "$(jq -r .slots out)" = 3 ]
 	jq -e '.kernels | index("noop") and index("sleep")' out
-	# hanging up before the welcome is a failed handshake
+	# a coordinator that hangs up before the welcome did not need this
+	# worker (a short run): it leaves quietly
 	w_close
 	w_exit
-	[ "$WRC" -eq 3 ]
+	[ "$WRC" -eq 0 ]
 }
 
 @test "worker: a reject is logged with its reason, exit 3" {

@@ -51,32 +51,45 @@ setup() {
 }
 
 @test "SIGTERM stops the run: running tasks cancelled, exit 143, nothing left" {
-	mark=mark-$BATS_TEST_NUMBER-$$
-	parrun -j 2 sleep ::: 100 100 100 "$mark" 3>&- > out 2> err &
+	parrun -j 2 bash -c 'exec -a "$0" sleep 100' "$MARK" ::: 1 2 3 3>&- > out 2> err &
 	pid=$!
-	# wait until the tasks run
-	for _ in $(seq 100); do pgrep -f "sleep $mark" >/dev/null && break; sleep 0.05; done
+	for _ in $(seq 200); do pgrep -f "^$MARK" >/dev/null && break; sleep 0.05; done
+	pgrep -f "^$MARK"
 	kill -TERM "$pid"
-	run -143 wait "$pid"
-	for _ in $(seq 100); do pgrep -f "$mark" >/dev/null || break; sleep 0.05; done
-	run ! pgrep -f "$mark"
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 143 ]
+	assert_no_process
 	grep -q terminated err
 }
 
 @test "SIGINT exits 130 and leaves no task running" {
-	mark=mark-$BATS_TEST_NUMBER-$$
-	parrun -j 2 sleep ::: 100 "$mark" 3>&- > out 2> err &
+	parrun -j 2 bash -c 'exec -a "$0" sleep 100' "$MARK" ::: 1 2 3>&- > out 2> err &
 	pid=$!
-	for _ in $(seq 100); do pgrep -f "sleep $mark" >/dev/null && break; sleep 0.05; done
+	for _ in $(seq 200); do pgrep -f "^$MARK" >/dev/null && break; sleep 0.05; done
+	pgrep -f "^$MARK"
 	kill -INT "$pid"
-	run -130 wait "$pid"
-	for _ in $(seq 100); do pgrep -f "$mark" >/dev/null || break; sleep 0.05; done
-	run ! pgrep -f "$mark"
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 130 ]
+	assert_no_process
+}
+
+@test "a second SIGINT kills at once, even tasks that ignore TERM" {
+	parrun -j 1 bash -c 'trap "" TERM; exec -a "$0" sleep 100' "$MARK" ::: 1 3>&- > out 2> err &
+	pid=$!
+	for _ in $(seq 200); do pgrep -f "^$MARK" >/dev/null && break; sleep 0.05; done
+	kill -INT "$pid"
+	kill -INT "$pid"
+	status=0
+	wait "$pid" || status=$?
+	[ "$status" -eq 130 ]
+	assert_no_process
 }
 
 @test "the coordinator's memory does not grow with the number of tasks" {
-	n1=20000 n2=200000
-	if [ -n "${PARRUN_SANITIZE:-}" ]; then n1=5000 n2=50000; fi
+	n1=100000 n2=1000000
+	if [ -n "${PARRUN_SANITIZE:-}" ]; then n1=30000 n2=300000; fi
 	peak() {
 		seq "$1" | sed 's/.*/{"kernel":"noop"}/' |
 		    /usr/bin/time -f %M parrun -j 2 --results /dev/null 2>&1 >/dev/null 3>&- | tail -1

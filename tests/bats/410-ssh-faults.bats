@@ -29,10 +29,16 @@ setup() {
 }
 
 teardown() {
-	# a test that cut a link must not leave it cut for the next
+	local i
+	# a test that cut a link must not leave it cut for the next, nor
+	# the neighbour entries that failed meanwhile (they would answer
+	# "host is unreachable" for a while after the link is back)
 	if [[ -n ${NETNS_HOSTS:-} ]]; then
-		netns_link_up 1 2>/dev/null || true
-		netns_link_up 2 2>/dev/null || true
+		for i in 1 2; do
+			netns_link_up "$i" 2>/dev/null || true
+			netns_exec "$i" ip neigh flush all 2>/dev/null || true
+		done
+		ip neigh flush dev "${NETNS_PREFIX}br" 2>/dev/null || true
 	fi
 	helpers_teardown
 }
