@@ -133,9 +133,6 @@ randsum_run(const cJSON *params, struct pr_kctx *ctx)
 		ctx->value = to_double(tot);
 		return add_metrics(ctx, (uint64_t)n, pr_ktime() - t0);
 	}
-	if (pn != NULL)
-		return pr_err(ctx->eb, PR_EBADINPUT, "kernel 'randsum': give "
-		    "either parameter 'n' or 'from' and 'to', not both");
 	if ((rc = pr_kparam_int(params, "randsum", "from", -INDEX_MAX,
 	    INDEX_MAX, false, &from, ctx->eb)) < 0 ||
 	    (rc = pr_kparam_int(params, "randsum", "to", -INDEX_MAX,
@@ -144,6 +141,12 @@ randsum_run(const cJSON *params, struct pr_kctx *ctx)
 	    true, &step, ctx->eb)) < 0)
 		return rc;
 	count = to < from ? 0 : (uint64_t)(to - from) / (uint64_t)step + 1;
+	/* --range chunks also carry "n", the count: it must agree */
+	if (pn != NULL && (pr_kparam_int(params, "randsum", "n", 0,
+	    RANDSUM_MAX, false, &n, ctx->eb) < 0 || (uint64_t)n != count))
+		return pr_err(ctx->eb, PR_EBADINPUT, "kernel 'randsum': "
+		    "parameter 'n' must be the number of indices from 'from' "
+		    "to 'to' (%" PRIu64 ")", count);
 	if (count > (uint64_t)RANDSUM_MAX)
 		return pr_err(ctx->eb, PR_EBADINPUT, "kernel 'randsum': "
 		    "parameters 'from', 'to' and 'step' give %" PRIu64
