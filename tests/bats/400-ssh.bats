@@ -4,9 +4,9 @@
 # remote stderr, host keys, authentication, one connection per host.
 
 bats_require_minimum_version 1.5.0
+load helpers
 
 setup_file() {
-	load helpers
 	ssh_setup_file 3
 }
 
@@ -15,7 +15,6 @@ teardown_file() {
 }
 
 setup() {
-	load helpers
 	helpers_setup
 	cd "$BATS_TEST_TMPDIR"
 	# an agent of the caller's would be asked first: keep to -i

@@ -5,9 +5,9 @@
 # namespace hosts h1, h2 (tests/harness).
 
 bats_require_minimum_version 1.5.0
+load helpers
 
 setup_file() {
-	load helpers
 	ssh_setup_file 1
 	netns_setup_file 2
 }
@@ -18,7 +18,6 @@ teardown_file() {
 }
 
 setup() {
-	load helpers
 	helpers_setup
 	cd "$BATS_TEST_TMPDIR"
 	unset SSH_AUTH_SOCK
@@ -29,16 +28,10 @@ setup() {
 }
 
 teardown() {
-	local i
-	# a test that cut a link must not leave it cut for the next, nor
-	# the neighbour entries that failed meanwhile (they would answer
-	# "host is unreachable" for a while after the link is back)
+	# a test that cut a link must not leave it cut for the next
 	if [[ -n ${NETNS_HOSTS:-} ]]; then
-		for i in 1 2; do
-			netns_link_up "$i" 2>/dev/null || true
-			netns_exec "$i" ip neigh flush all 2>/dev/null || true
-		done
-		ip neigh flush dev "${NETNS_PREFIX}br" 2>/dev/null || true
+		netns_link_up 1 2>/dev/null || true
+		netns_link_up 2 2>/dev/null || true
 	fi
 	helpers_teardown
 }
