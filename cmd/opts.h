@@ -56,6 +56,17 @@
 	  "2 s later)")							\
 	X(RETRIES, 0, "retries", "N",					\
 	  "run a failed task up to N more times")			\
+	X(JOURNAL, 0, "journal", "FILE",				\
+	  "record every task and result in FILE (append-only JSON lines, "	\
+	  "made durable before output)")				\
+	X(RESUME, 0, "resume", NULL,					\
+	  "with --journal: skip the tasks the journal has finished "	\
+	  "(matched by content, so input may be reordered or extended)")	\
+	X(FORCERESUME, 0, "force-resume", NULL,				\
+	  "resume even when a task with a journaled id has changed "	\
+	  "(it runs again)")						\
+	X(RETRYFAILED, 0, "retry-failed", NULL,				\
+	  "with --resume: also run again the tasks that failed")	\
 	X(SEED, 0, "seed", "N",						\
 	  "seed of the per-task random streams (default: from the clock; " \
 	  "always recorded)")						\

@@ -362,6 +362,18 @@ main(int argc, char **argv)
 			}
 			cfg.retries = (int)l;
 			break;
+		case PR_OPT_JOURNAL:
+			cfg.journal = optarg;
+			break;
+		case PR_OPT_RESUME:
+			cfg.resume = true;
+			break;
+		case PR_OPT_FORCERESUME:
+			cfg.resume = cfg.force_resume = true;
+			break;
+		case PR_OPT_RETRYFAILED:
+			cfg.resume = cfg.retry_failed = true;
+			break;
 		case PR_OPT_SEED:
 			if (parse_long(optarg, 0, LONG_MAX, &l) < 0 ||
 			    (uint64_t)l >= (1ull << 53)) {
@@ -499,6 +511,11 @@ main(int argc, char **argv)
 		cfg.jobs = pr_cpus_available(NULL, NULL);
 	if (hosts.n > 0)
 		cfg.hosts = &hosts;
+	if (cfg.resume && cfg.journal == NULL) {
+		status = bad_usage("--resume, --force-resume and "
+		    "--retry-failed need --journal FILE");
+		goto out;
+	}
 	if (hosts_cmd) {
 		status = show_hosts(&cfg, &hosts, json);
 		goto out;
@@ -507,6 +524,7 @@ main(int argc, char **argv)
 		cfg.jobs = 1;
 	if (!seed_given)
 		cfg.seed = clock_seed();
+	cfg.seed_given = seed_given;
 	/* --range with a kernel: a few chunks per worker, for balance */
 	cfg.in.chunks = (unsigned)cfg.jobs * 4;
 	if (worker == NULL)

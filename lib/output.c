@@ -229,7 +229,7 @@ sink_put(struct pr_output *o, struct sink *s, const char *p, size_t n,
 	if (s->peer != NULL && s->peer->buf.len > 0 &&
 	    (rc = sink_flush(o, s->peer, eb)) < 0)
 		return rc;
-	if (s->buf.len + n <= SINK_MAX) {
+	if (s->buf.len + n <= SINK_MAX || o->opts.hold_until_flush) {
 		if (pr_buf_add(&s->buf, p, n) < 0)
 			return pr_err(eb, -ENOMEM, "out of memory");
 		return 0;
@@ -880,6 +880,8 @@ emit(struct pr_output *o, struct held *h, const struct pr_record *r,
 	bool bol;
 	int rc = 0, spill_err = 0;
 
+	if (r->silent)
+		return 0;
 	if (tag == NULL)
 		tag = r->id != NULL ? r->id : "";
 	received = (uint64_t)outlen + errlen;

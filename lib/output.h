@@ -114,6 +114,9 @@ struct pr_output_opts {
 	bool quiet;			/* write no task output */
 	bool parse_value;		/* --value: see pr_value_parse() */
 	bool append;			/* append to results/joblog */
+	bool hold_until_flush;		/* write only in pr_output_flush(), so
+					 * the caller can make its journal
+					 * durable first (--journal) */
 	const char *results;		/* path, "-" for out_fd, or NULL */
 	const char *joblog;		/* path, "-" for out_fd, or NULL */
 	const char *spill_dir;		/* NULL: $TMPDIR, else /tmp */
@@ -149,6 +152,8 @@ struct pr_record {
 					 * its members without braces; NULL */
 	uint64_t seed;
 	uint64_t bytes_sent;		/* task body size, joblog Send */
+	bool silent;			/* writes nothing: only accounts for
+					 * the seq (--resume skipped it) */
 };
 
 struct pr_output_stats {

@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "buf.h"
+#include "journal.h"
 #include "json.h"
 #include "log.h"
 #include "progress.h"
@@ -162,6 +163,7 @@ struct run {
 	pthread_t reader;
 	bool reader_started;
 	struct pr_input *in;
+	struct pr_input_opts in_opts;	/* cfg->in, with fingerprints */
 
 	struct worker *workers;
 	int nworkers;
@@ -182,6 +184,8 @@ struct run {
 	size_t inflight;
 
 	struct pr_output *out;
+	struct pr_journal *jn;		/* --journal, or NULL */
+	bool journal_failed;
 	struct pr_reduce *red;
 	struct pr_progress *prog;
 
@@ -191,6 +195,7 @@ struct run {
 	uint64_t read_total;		/* tasks taken from the ring */
 	uint64_t done_total;
 	char session[40];
+	uint64_t seed;			/* cfg->seed, or the journal's */
 };
 
 static double
@@ -328,10 +333,40 @@ flight_unlink(struct run *r, struct job *j)
  * Write the one final record of a job and free it.  res may be NULL for
  * records the coordinator decides (lost, rejected, cancelled before run).
  */
+/* The journal cannot be written (a full disk): say so once and stop,
+ * since results that cannot be made durable must not be emitted. */
+static void
+journal_error(struct run *r, int rc, const struct pr_errbuf *eb)
+{
+	if (r->journal_failed)
+		return;
+	r->journal_failed = true;
+	pr_log_error("cannot write the journal '%s': %s", r->cfg->journal,
+	    pr_errmsg(eb, rc));
+	if (r->rc == 0) {
+		r->rc = rc;
+		pr_err(r->eb, rc, "the journal failed: stopped");
+	}
+	r->stopping = true;
+}
+
+static void job_finish_as(struct run *r, struct job *j, enum pr_status st,
+    const struct pr_result_msg *res, const char *error, const char *host,
+    int worker, bool silent);
+
 static void
 job_finish(struct run *r, struct job *j, enum pr_status st,
     const struct pr_result_msg *res, const char *error, const char *host,
     int worker)
+{
+	job_finish_as(r, j, st, res, error, host, worker, false);
+}
+
+/* silent: --resume found it done before; only its seq is accounted for */
+static void
+job_finish_as(struct run *r, struct job *j, enum pr_status st,
+    const struct pr_result_msg *res, const char *error, const char *host,
+    int worker, bool silent)
 {
 	struct pr_record rec;
 	struct pr_errbuf eb = { 0, "" };
@@ -358,8 +393,13 @@ job_finish(struct run *r, struct job *j, enum pr_status st,
 	rec.tag = j->t->tag;
 	rec.cmd = j->t->cmd;
 	rec.extra = NULL;
-	rec.seed = j->t->has_seed ? j->t->seed : r->cfg->seed;
+	rec.seed = j->t->has_seed ? j->t->seed : r->seed;
 	rec.bytes_sent = j->t->bodylen;
+	rec.silent = silent;
+	if (r->jn != NULL && !silent && !r->journal_failed &&
+	    (rc = pr_journal_result(r->jn, j->t, st, j->attempt,
+	    res ? res->exit : -1)) < 0)
+		journal_error(r, rc, NULL);
 
 	char *extra = NULL;
 	if (res != NULL && res->extra_json != NULL)
@@ -375,11 +415,17 @@ job_finish(struct run *r, struct job *j, enum pr_status st,
 		cJSON_free(extra);
 
 	if (r->red != NULL) {
-		if (st == PR_ST_OK)
+		if (st == PR_ST_OK && !silent)
 			pr_reduce_add(r->red, j->t->seq, rec.value,
 			    rec.has_value);
 		else
 			pr_reduce_skip(r->red, j->t->seq);
+	}
+	if (silent) {
+		r->sum->skipped++;
+		r->done_total++;
+		job_free(j);
+		return;
 	}
 	r->sum->tasks++;
 	if (st == PR_ST_OK)
@@ -461,6 +507,10 @@ send_jobs(struct run *r, struct worker *w, struct job **jobs, size_t n)
 			w->outstanding++;
 			if (j->start == 0)
 				j->start = now_unix();
+			if (r->jn != NULL && !r->journal_failed &&
+			    pr_journal_dispatch(r->jn, j->t->seq, j->attempt,
+			    w->index, w->host) < 0)
+				journal_error(r, PR_EJOURNAL, NULL);
 			pr_progress_started(r->prog, w->index);
 			if (table_put(r, j) < 0) {
 				r->rc = -ENOMEM;
@@ -535,6 +585,49 @@ place_job(struct run *r, struct job *j)
 	jobq_push(&r->pending, j);
 }
 
+/*
+ * --journal: ask the journal whether a task runs (--resume), and record
+ * that it was submitted.  False when the job was dealt with here.
+ */
+static bool
+admit(struct run *r, struct job *j)
+{
+	enum pr_status prev;
+	int d, rc;
+
+	if (r->input_done && r->sum->bad_input)
+		return false;
+	if (r->cfg->resume) {
+		d = pr_journal_decide(r->jn, j->t, &prev);
+		if (d < 0) {
+			journal_error(r, d, NULL);
+			job_free(j);
+			return false;
+		}
+		if (d == PR_JOURNAL_CHANGED && !r->cfg->force_resume) {
+			/* like bad input: nothing from here on runs */
+			pr_log_error("%s:%lu: task '%s' is not what the journal "
+			    "recorded under that id (use --force-resume to run "
+			    "it again)", j->t->src, j->t->line, j->t->id);
+			if (r->rc == 0)
+				r->rc = pr_err(r->eb, PR_EJOURNAL, "the input "
+				    "changed since the journal was written");
+			r->sum->bad_input = true;
+			r->input_done = true;
+			ring_stop(r);
+			job_free(j);
+			return false;
+		}
+		if (!pr_journal_runs(d) && d != PR_JOURNAL_CHANGED) {
+			job_finish_as(r, j, prev, NULL, NULL, NULL, 0, true);
+			return false;
+		}
+	}
+	if ((rc = pr_journal_submit(r->jn, j->t)) < 0)
+		journal_error(r, rc, NULL);
+	return true;
+}
+
 /* Move tasks from the reader's ring into the pending deque. */
 static void
 drain_ring(struct run *r)
@@ -579,6 +672,8 @@ drain_ring(struct run *r)
 				    t->error, NULL, 0);
 				continue;
 			}
+			if (r->jn != NULL && !admit(r, j))
+				continue;
 			if (r->alive == 0 && !r->stopping)
 				no_worker_left(r);
 			if (r->stopping || r->alive == 0) {
@@ -923,7 +1018,7 @@ handle_hello(struct worker *w, const cJSON *msg)
 	wl.worker = w->index;
 	wl.hb_ms = r->cfg->hb_ms;
 	wl.max_frame = r->cfg->max_frame;
-	wl.seed = r->cfg->seed;
+	wl.seed = r->seed;
 	wl.threads = r->cfg->threads > 0 ? r->cfg->threads :
 	    (h.cpus / w->slots > 0 ? h.cpus / w->slots : 1);
 	wl.stream_output = r->cfg->out.line_buffer;
@@ -1357,6 +1452,7 @@ static void
 iterate(struct run *r)
 {
 	struct pr_errbuf eb = { 0, "" };
+	int rc;
 
 	drain_ring(r);
 	dispatch(r);
@@ -1364,6 +1460,10 @@ iterate(struct run *r)
 	for (int i = 0; i < r->nworkers; i++)
 		worker_flush(&r->workers[i]);
 	close_handles_if_done(r);
+	/* results become durable before their output is written */
+	if (r->jn != NULL && !r->journal_failed &&
+	    (rc = pr_journal_sync(r->jn, &eb)) < 0)
+		journal_error(r, rc, &eb);
 	if (pr_output_flush(r->out, &eb) < 0 && !r->output_failed) {
 		r->output_failed = true;
 		pr_log_error("%s", eb.msg);
@@ -1487,6 +1587,68 @@ make_session(struct run *r)
 	    (unsigned long)time(NULL), (unsigned long)getpid());
 }
 
+/* Sync and close the journal (once); a failure becomes the run's. */
+static void
+close_journal(struct run *r, int *rc)
+{
+	struct pr_errbuf eb = { 0, "" };
+	int jrc;
+
+	if (r->jn == NULL)
+		return;
+	jrc = pr_journal_close(r->jn, &eb);
+	r->jn = NULL;
+	if (jrc < 0 && !r->journal_failed) {
+		pr_log_error("cannot write the journal '%s': %s",
+		    r->cfg->journal, pr_errmsg(&eb, jrc));
+		if (*rc == 0)
+			*rc = jrc;
+	}
+}
+
+static int
+open_journal(struct run *r, struct pr_errbuf *eb)
+{
+	struct pr_journal_opts jo;
+	struct pr_journal_info info;
+	int rc;
+
+	if (r->cfg->resume && !r->cfg->seed_given) {
+		/* the same random streams as the run being resumed */
+		struct pr_journal *old;
+
+		memset(&info, 0, sizeof(info));
+		if (pr_journal_load(&old, r->cfg->journal, false, &info,
+		    NULL) == 0) {
+			if (info.runs > 0)
+				r->seed = info.seed;
+			pr_journal_close(old, NULL);
+		}
+	}
+	pr_journal_opts_init(&jo);
+	jo.path = r->cfg->journal;
+	jo.resume = r->cfg->resume;
+	jo.retry_failed = r->cfg->retry_failed;
+	jo.seed = r->seed;
+	jo.started = now_unix();
+	memset(&info, 0, sizeof(info));
+	rc = pr_journal_open(&r->jn, &jo, &info, eb);
+	if (rc < 0)
+		return rc;
+	if (info.torn)
+		pr_log_warn("journal '%s': torn last record at byte %llu "
+		    "(line %lu, %s): ignored, that task runs again",
+		    r->cfg->journal, (unsigned long long)info.torn_offset,
+		    info.torn_line, info.torn_reason);
+	if (r->cfg->resume && info.runs > 0 && info.seed != r->seed) {
+		pr_log_warn("journal '%s' was written with --seed %llu, "
+		    "this run uses %llu", r->cfg->journal,
+		    (unsigned long long)info.seed,
+		    (unsigned long long)r->seed);
+	}
+	return 0;
+}
+
 static void
 log_hook(void *arg)
 {
@@ -1508,6 +1670,7 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	if (r == NULL)
 		return -ENOMEM;
 	r->cfg = cfg;
+	r->seed = cfg->seed;
 	r->sum = sum;
 	r->eb = eb;
 	make_session(r);
@@ -1535,6 +1698,15 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	}
 	oo = cfg->out;
 	oo.progress = r->prog;
+	if (cfg->journal != NULL) {
+		rc = open_journal(r, eb);
+		if (rc < 0)
+			goto out_progress;
+		r->in_opts = cfg->in;
+		r->in_opts.fingerprint = true;
+		oo.hold_until_flush = true;
+		oo.append = cfg->resume;
+	}
 	rc = pr_output_open(&r->out, &oo, eb);
 	if (rc < 0)
 		goto out_progress;
@@ -1550,7 +1722,8 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 			goto out_output;
 		}
 	}
-	rc = pr_input_new(&r->in, &cfg->in, eb);
+	rc = pr_input_new(&r->in, cfg->journal != NULL ? &r->in_opts :
+	    &cfg->in, eb);
 	if (rc < 0)
 		goto out_reduce;
 
@@ -1615,9 +1788,6 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 			r->ring.n--;
 		}
 	}
-	if (r->rc == 0 && r->alive == 0 && r->sum->tasks == 0 &&
-	    r->read_total > 0)
-		r->rc = PR_ENOWORKER;
 	if (rc == 0)
 		rc = r->rc;
 	if (r->red != NULL) {
@@ -1643,6 +1813,7 @@ out_input:
 out_reduce:
 	pr_reduce_free(r->red);
 out_output:
+	close_journal(r, &rc);
 	{
 		struct pr_errbuf oeb = { 0, "" };
 		struct pr_output_stats st;
@@ -1659,6 +1830,7 @@ out_output:
 			rc = orc;
 	}
 out_progress:
+	close_journal(r, &rc);
 	pr_log_set_hook(NULL, NULL);
 	pr_progress_free(r->prog);
 out_loop:

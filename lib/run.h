@@ -42,8 +42,12 @@ struct pr_config {
 	double timeout;			/* default per-task timeout, s; 0 none */
 	int crash_limit;		/* worker losses before a task is lost */
 	uint64_t seed;
+	bool seed_given;		/* --seed: else a resume reuses the
+					 * journal's */
 	int threads;			/* 0: CPUs / slots */
 	const char *reduce;		/* op name or NULL */
+	const char *journal;		/* --journal FILE, or NULL */
+	bool resume, force_resume, retry_failed;
 	bool deterministic;
 	bool bar, eta, progress;
 	int verbose;
@@ -57,6 +61,7 @@ struct pr_summary {
 	uint64_t tasks;			/* final records written */
 	uint64_t ok;
 	uint64_t failed;		/* every status other than ok */
+	uint64_t skipped;		/* --resume: done before, not run */
 	int signal;			/* stopped by this signal, or 0 */
 	bool bad_input;			/* stopped on bad input */
 	bool reduced;			/* --reduce gave a value */
