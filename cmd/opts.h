@@ -76,6 +76,9 @@
 	  "fold the tasks' values: sum, prod, min, max, mean, count or concat") \
 	X(DETERM, 0, "deterministic", NULL,				\
 	  "reduce in task order, so the result does not depend on -j or timing") \
+	X(BROADCAST, 0, "broadcast", "FILE",				\
+	  "send FILE once to every worker: kernels get it, command tasks "	\
+	  "find it at $PARRUN_BROADCAST")				\
 	X(VALUE, 0, "value", NULL,					\
 	  "take each command task's value from the last number on its stdout") \
 	X(BAR, 0, "bar", NULL,						\

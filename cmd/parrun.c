@@ -398,6 +398,9 @@ main(int argc, char **argv)
 		case PR_OPT_DETERM:
 			cfg.deterministic = true;
 			break;
+		case PR_OPT_BROADCAST:
+			cfg.broadcast = optarg;
+			break;
 		case PR_OPT_VALUE:
 			cfg.out.parse_value = true;
 			break;

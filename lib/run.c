@@ -17,6 +17,7 @@
 #include "run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -196,6 +197,10 @@ struct run {
 	uint64_t done_total;
 	char session[40];
 	uint64_t seed;			/* cfg->seed, or the journal's */
+	struct pr_buf bcast;		/* the broadcast message, encoded once */
+	size_t max_frame;		/* cfg's, raised to fit the broadcast */
+	int local_slots;		/* tasks run at once on this machine */
+	bool warned_threads;
 };
 
 static double
@@ -983,6 +988,32 @@ handle_result(struct worker *w, const cJSON *obj)
 	job_finish(r, j, res.status, &res, NULL, w->host, w->index);
 }
 
+/*
+ * Threads per task: --threads, or the CPUs of the worker's host divided
+ * by the tasks that host runs at once (DESIGN §6).  Warns once when the
+ * slots times the threads exceed the CPUs with more than one thread per
+ * task: that oversubscribes the host.
+ */
+static int
+thread_budget(struct run *r, const struct worker *w, const struct pr_hello *h)
+{
+	int slots = w->remote ? w->slots : r->local_slots;
+	int cpus = h->cpus > 0 ? h->cpus : 1;
+	int t = r->cfg->threads > 0 ? r->cfg->threads : cpus / slots;
+
+	if (t < 1)
+		t = 1;
+	/* more tasks than CPUs at one thread each is the user's -j; more
+	 * threads than the CPUs left for them is what we warn about */
+	if (t > 1 && (long)slots * t > cpus && !r->warned_threads) {
+		r->warned_threads = true;
+		pr_log_warn("host '%s': %d tasks at once x %d threads = %ld, "
+		    "more than its %d CPUs (oversubscribed)", w->host, slots,
+		    t, (long)slots * t, cpus);
+	}
+	return t;
+}
+
 static void
 handle_hello(struct worker *w, const cJSON *msg)
 {
@@ -1017,13 +1048,14 @@ handle_hello(struct worker *w, const cJSON *msg)
 	wl.proto = proto;
 	wl.worker = w->index;
 	wl.hb_ms = r->cfg->hb_ms;
-	wl.max_frame = r->cfg->max_frame;
+	wl.max_frame = r->max_frame;
 	wl.seed = r->seed;
-	wl.threads = r->cfg->threads > 0 ? r->cfg->threads :
-	    (h.cpus / w->slots > 0 ? h.cpus / w->slots : 1);
+	wl.threads = thread_budget(r, w, &h);
 	wl.stream_output = r->cfg->out.line_buffer;
 	wl.session = r->session;
 	pr_msg_welcome(&w->wbuf, &wl);
+	if (r->bcast.len > 0)
+		pr_buf_add(&w->wbuf, r->bcast.data, r->bcast.len);
 	w->state = W_READY;
 	pr_log_debug("worker %d ready: host '%s' pid %ld slots %d", w->index,
 	    w->host, w->pid, w->slots);
@@ -1303,7 +1335,7 @@ remote_command(const struct run *r, int slots, struct pr_buf *b)
 	if ((rc = pr_shell_quote(b, path, strlen(path))) < 0)
 		return rc;
 	return pr_buf_addf(b, " --slots %d --max-frame %zu", slots,
-	    r->cfg->max_frame);
+	    r->max_frame);
 }
 
 static int
@@ -1320,7 +1352,7 @@ start_transport(struct run *r, struct worker *w,
 	if (!w->remote) {
 		char *largv[6];
 
-		snprintf(frame, sizeof(frame), "%zu", r->cfg->max_frame);
+		snprintf(frame, sizeof(frame), "%zu", r->max_frame);
 		largv[0] = (char *)r->cfg->worker_path;
 		largv[1] = (char *)"--slots";
 		largv[2] = (char *)"1";
@@ -1392,7 +1424,7 @@ worker_start(struct run *r, struct worker *w, int index,
 	w->slots = w->remote ? spec->slots : 1;
 	if (spec != NULL)
 		snprintf(w->host, sizeof(w->host), "%s", spec->name);
-	pr_framer_init(&w->fr, r->cfg->max_frame);
+	pr_framer_init(&w->fr, r->max_frame);
 	pr_buf_init(&w->wbuf, 0);
 	cb.arg = w;
 	cb.data = on_tr_data;
@@ -1422,9 +1454,15 @@ start_workers(struct run *r)
 
 	if (hs == NULL || hs->n == 0) {
 		r->nworkers = r->cfg->jobs;
+		r->local_slots = r->cfg->jobs;
 	} else {
-		for (size_t i = 0; i < hs->n; i++)
-			n += hs->v[i].via == PR_VIA_LOCAL ? hs->v[i].slots : 1;
+		for (size_t i = 0; i < hs->n; i++) {
+			bool local = hs->v[i].via == PR_VIA_LOCAL;
+
+			n += local ? hs->v[i].slots : 1;
+			if (local)
+				r->local_slots += hs->v[i].slots;
+		}
 		r->nworkers = n;
 	}
 	r->workers = calloc((size_t)r->nworkers, sizeof(*r->workers));
@@ -1587,6 +1625,54 @@ make_session(struct run *r)
 	    (unsigned long)time(NULL), (unsigned long)getpid());
 }
 
+#define BCAST_MAX	(256u << 20)
+
+/*
+ * --broadcast FILE: read it once and encode its message once; every
+ * worker gets it right after its welcome (the @everywhere analog: once
+ * per worker, not once per task).  The frame cap grows to fit it.
+ */
+static int
+load_broadcast(struct run *r, struct pr_errbuf *eb)
+{
+	const char *path = r->cfg->broadcast;
+	struct pr_buf data;
+	char chunk[65536];
+	ssize_t n;
+	int fd, rc = 0;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return pr_err(eb, -errno, "cannot read '%s': %s", path,
+		    strerror(errno));
+	pr_buf_init(&data, BCAST_MAX);
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = pr_err(eb, -errno, "cannot read '%s': %s", path,
+			    strerror(errno));
+			goto out;
+		}
+		if ((rc = pr_buf_add(&data, chunk, (size_t)n)) < 0) {
+			rc = pr_err(eb, rc, "'%s' is too big to broadcast "
+			    "(more than %u MiB)", path, BCAST_MAX >> 20);
+			goto out;
+		}
+	}
+	if ((rc = pr_msg_broadcast(&r->bcast, data.data ? data.data : "",
+	    data.len)) < 0) {
+		rc = pr_err(eb, rc, "cannot encode '%s'", path);
+		goto out;
+	}
+	if (r->bcast.len + 4096 > r->max_frame)
+		r->max_frame = r->bcast.len + 4096;
+out:
+	close(fd);
+	pr_buf_release(&data);
+	return rc;
+}
+
 /* Sync and close the journal (once); a failure becomes the run's. */
 static void
 close_journal(struct run *r, int *rc)
@@ -1677,6 +1763,10 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	pthread_mutex_init(&r->ring.mu, NULL);
 	pthread_cond_init(&r->ring.not_full, NULL);
 
+	pr_buf_init(&r->bcast, 0);
+	r->max_frame = cfg->max_frame;
+	if (cfg->broadcast != NULL && (rc = load_broadcast(r, eb)) < 0)
+		goto out_free;
 	rc = uv_loop_init(&r->loop);
 	if (rc < 0) {
 		pr_err(eb, rc, "cannot start the event loop: %s",
@@ -1836,6 +1926,7 @@ out_progress:
 out_loop:
 	uv_loop_close(&r->loop);
 out_free:
+	pr_buf_release(&r->bcast);
 	pthread_mutex_destroy(&r->ring.mu);
 	pthread_cond_destroy(&r->ring.not_full);
 	free(r);

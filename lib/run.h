@@ -47,6 +47,7 @@ struct pr_config {
 	int threads;			/* 0: CPUs / slots */
 	const char *reduce;		/* op name or NULL */
 	const char *journal;		/* --journal FILE, or NULL */
+	const char *broadcast;		/* --broadcast FILE, or NULL */
 	bool resume, force_resume, retry_failed;
 	bool deterministic;
 	bool bar, eta, progress;
