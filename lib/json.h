@@ -27,6 +27,9 @@
  */
 bool pr_utf8_valid(const char *s, size_t n, size_t *bad);
 
+/* Append code point cp (<= 0x10ffff, not a surrogate) as UTF-8. */
+int pr_utf8_add(struct pr_buf *b, unsigned long cp);
+
 /* True when s[0..n) can travel as a JSON string and come back byte-exact:
  * valid UTF-8 and no NUL (cJSON strings are C strings). */
 bool pr_json_is_text(const char *s, size_t n);

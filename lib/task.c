@@ -739,33 +739,6 @@ read_string(struct pr_task_parser *p, size_t *pos, bool *esc)
 	return 0;
 }
 
-static int
-add_utf8(struct pr_buf *b, unsigned long cp)
-{
-	char u[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | cp >> 6);
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | cp >> 12);
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | cp >> 18);
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return pr_buf_add(b, u, n);
-}
 
 /*
  * Append the decoded text of the (checked) string at s[pos] to out;
@@ -801,7 +774,7 @@ decode_string(const char *s, size_t pos, struct pr_buf *out, size_t *end)
 				    (lo - 0xdc00);
 				i += 6;
 			}
-			rc = add_utf8(out, cp);
+			rc = pr_utf8_add(out, cp);
 			i += 4;
 			break;
 		}
