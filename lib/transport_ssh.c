@@ -81,7 +81,7 @@
 #define CHANNEL_WINDOW		(4 * 1024 * 1024)
 #define SENDQ_HIGH		(512 * 1024)	/* stop feeding libssh2 */
 #define OUT_COMPACT		(256 * 1024)
-#define STDERR_CHUNK		1000		/* a log line holds 2048 */
+#define STDERR_CHUNK		1000	/* a log line holds 2048 */
 
 /* Only ciphers and MACs that CVE-2023-48795 cannot reach. */
 static const char crypt_pref[] = "aes128-ctr,aes192-ctr,aes256-ctr";
@@ -101,7 +101,7 @@ enum phase {
 	P_EXEC,
 	P_RUN,
 	P_CLOSE_WAIT,		/* EOF seen; waiting for the exit status */
-	P_DONE,			/* exited reported; waiting for close() */
+	P_DONE,			/* exited reported; wait for close() */
 	P_FAILED,
 };
 
@@ -162,14 +162,14 @@ struct ssh {
 
 	LIBSSH2_SESSION *s;
 	LIBSSH2_CHANNEL *ch;
-	struct pr_buf sendq;		/* what the kernel did not take yet */
+	struct pr_buf sendq;		/* what the kernel did not take */
 	size_t sendq_off;
 	bool sock_dead;			/* no more sends: they fail */
 	int sock_err;			/* the socket's error, -errno */
 	bool peer_closed;		/* the server closed the connection */
 	bool handshaken;
 	int disc_reason;		/* SSH_DISCONNECT_* when we hang up */
-	char known_types[256];		/* host key methods known for it */
+	char known_types[256];		/* its known host key methods */
 
 	/* authentication */
 	LIBSSH2_AGENT *agent;
@@ -190,7 +190,7 @@ struct ssh {
 	int kill_sig;
 	bool eof_reported;
 	bool exited_reported;
-	struct pr_buf errline;		/* unfinished remote stderr line */
+	struct pr_buf errline;		/* unfinished stderr line */
 	char *rbuf;
 
 	bool closing;			/* close() was called */
@@ -590,11 +590,12 @@ on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		return;
 	}
 	enter(x);
-	if (status < 0)
+	x->ai = res;		/* freed with x */
+	/* (a kill may have ended the attempt meanwhile) */
+	if (x->phase == P_RESOLVE && status < 0)
 		fail(x, status, "cannot connect to '%s': cannot resolve '%s': "
 		    "%s", x->hp, x->host, uv_strerror(status));
-	else {
-		x->ai = res;
+	else if (x->phase == P_RESOLVE) {
 		x->ai_next = res;
 		try_connect(x);
 	}
@@ -635,7 +636,7 @@ prefer_known_types(struct ssh *x)
 
 	x->known_types[0] = '\0';
 	if (pr_knownhosts_load(x->s, x->khpath, &kh, NULL) < 0)
-		return;		/* the check after the handshake says why */
+		return;	/* the check after the handshake says why */
 	if (pr_knownhosts_methods(kh, x->khname, x->known_types,
 	    sizeof(x->known_types)) <= 0 ||
 	    libssh2_session_method_pref(x->s, LIBSSH2_METHOD_HOSTKEY,
@@ -880,7 +881,8 @@ next_key_file(struct ssh *x)
 		    home, defaults[i - 1]);
 		if (n < 0 || (size_t)n >= sizeof(x->key_path))
 			continue;
-		if (x->identity != NULL && strcmp(x->identity, x->key_path) == 0)
+		if (x->identity != NULL &&
+		    strcmp(x->identity, x->key_path) == 0)
 			continue;
 		if (access(x->key_path, R_OK) == 0)
 			return true;
@@ -899,7 +901,8 @@ is_refusal(int rc)
 static bool
 is_key_problem(int rc)
 {
-	return rc == LIBSSH2_ERROR_FILE || rc == LIBSSH2_ERROR_PUBLICKEY_PROTOCOL ||
+	return rc == LIBSSH2_ERROR_FILE ||
+	    rc == LIBSSH2_ERROR_PUBLICKEY_PROTOCOL ||
 	    rc == LIBSSH2_ERROR_KEYFILE_AUTH_FAILED ||
 	    rc == LIBSSH2_ERROR_AGENT_PROTOCOL ||
 	    rc == LIBSSH2_ERROR_METHOD_NONE || rc == LIBSSH2_ERROR_ALLOC;
@@ -937,11 +940,12 @@ step_auth(struct ssh *x)
 	for (;;) {
 		if (!x->auth_busy) {
 			if (!next_agent_key(x) && !next_key_file(x))
-				return fail(x, PR_EAUTH, "cannot authenticate to "
-				    "'%s' as '%s': %s", x->hp, x->user,
+				return fail(x, PR_EAUTH, "cannot authenticate "
+				    "to '%s' as '%s': %s", x->hp, x->user,
 				    x->authlog.len > 0 ? x->authlog.data :
-				    "no key to offer (no ssh-agent, no -i KEY, "
-				    "no ~/.ssh/id_ed25519, id_ecdsa or id_rsa)");
+				    "no key to offer (no ssh-agent, no -i "
+				    "KEY, no ~/.ssh/id_ed25519, id_ecdsa or "
+				    "id_rsa)");
 			x->auth_busy = true;
 		}
 		if (x->agent_id != NULL)
@@ -969,7 +973,8 @@ step_auth(struct ssh *x)
 			    x->authlog.len > 0 ? x->authlog.data : "");
 		}
 		if (x->agent_id != NULL)
-			authlog(x, "ssh-agent key '%s' %s", x->agent_id->comment ?
+			authlog(x, "ssh-agent key '%s' %s",
+			    x->agent_id->comment != NULL ?
 			    x->agent_id->comment : "?", is_refusal(rc) ?
 			    "refused" : why(x, b, sizeof(b)));
 		else
@@ -1343,10 +1348,7 @@ on_idle(uv_idle_t *h)
 
 	uv_idle_stop(h);
 	enter(x);
-	if (x->kill_wanted && x->phase < P_HANDSHAKE)
-		(void)do_kill(x);
-	else
-		advance(x);
+	advance(x);
 	update_poll(x);
 	leave(x);
 }
@@ -1468,9 +1470,15 @@ teardown(struct ssh *x)
 			 * dropped connection */
 			if (x->ch != NULL)
 				(void)libssh2_channel_close(x->ch);
-			(void)libssh2_session_disconnect_ex(x->s,
-			    x->disc_reason != 0 ? x->disc_reason :
-			    SSH_DISCONNECT_BY_APPLICATION, "parrun: done", "");
+			if (x->disc_reason ==
+			    SSH_DISCONNECT_HOST_KEY_NOT_VERIFIABLE)
+				(void)libssh2_session_disconnect_ex(x->s,
+				    x->disc_reason, "parrun: host key not "
+				    "trusted", "");
+			else
+				(void)libssh2_session_disconnect_ex(x->s,
+				    SSH_DISCONNECT_BY_APPLICATION,
+				    "parrun: done", "");
 			(void)flush_sendq(x);
 		}
 		/* from here every send fails and every read sees EOF, so
@@ -1622,8 +1630,8 @@ pr_transport_ssh_start(uv_loop_t *loop, const struct pr_ssh_opts *o,
 	snprintf(portstr, sizeof(portstr), "%d", port);
 	rc = uv_getaddrinfo(loop, &x->gai, on_resolved, host, portstr, &hints);
 	if (rc < 0) {
-		pr_err(eb, rc, "cannot connect to '%s': cannot resolve '%s': %s",
-		    x->hp, host, uv_strerror(rc));
+		pr_err(eb, rc, "cannot connect to '%s': cannot resolve '%s': "
+		    "%s", x->hp, host, uv_strerror(rc));
 		goto fail;
 	}
 	x->refs++;

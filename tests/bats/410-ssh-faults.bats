@@ -95,7 +95,10 @@ teardown() {
 	[ "$(pgrep -c -f -- "^$MARK 60")" -eq 2 ]
 	pgrep -f -- "worker-$MARK" >/dev/null
 	kill -9 "$BG_PID"
-	assert_no_process "$MARK" 10
+	wait "$BG_PID" 2>/dev/null || true
+	# (|| false: the helper's pgrep loop must not run under errexit,
+	# where a zombie listed last would end it early)
+	assert_no_process "$MARK" 10 || false
 }
 
 @test "a link cut mid-run: the host is lost, its tasks run elsewhere" {
@@ -113,5 +116,5 @@ teardown() {
 	[[ $stderr == *"$NETNS_ADDR_2"*"lost"* ]]
 	[ $((SECONDS - t0)) -lt 30 ]
 	# the cut-off worker gives up on its coordinator by itself
-	assert_no_process "worker-$MARK" 20
+	assert_no_process "worker-$MARK" 20 || false
 }

@@ -349,16 +349,21 @@ TEST(knownhosts_fingerprint_of_empty_and_long_inputs)
 
 	/* SHA-256("") and of 1000 'a' (two padding blocks' worth) */
 	pr_knownhosts_fingerprint("", 0, got, sizeof(got));
-	ASSERT_STR_EQ(got, "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU");
+	ASSERT_STR_EQ(got,
+	    "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU");
 	memset(big, 'a', sizeof(big));
 	pr_knownhosts_fingerprint(big, sizeof(big), got, sizeof(got));
-	ASSERT_STR_EQ(got, "SHA256:Qe3s5C1j6Nm/UVqbppMuHCDLyfWl0TRkWttdsblzfqM");
+	ASSERT_STR_EQ(got,
+	    "SHA256:Qe3s5C1j6Nm/UVqbppMuHCDLyfWl0TRkWttdsblzfqM");
 	pr_knownhosts_fingerprint(big, 55, got, sizeof(got));
-	ASSERT_STR_EQ(got, "SHA256:n0OQ+NMMLdkuyfCVtl4rmumwqSWlJY4kHJ8ekQ9zQxg");
+	ASSERT_STR_EQ(got,
+	    "SHA256:n0OQ+NMMLdkuyfCVtl4rmumwqSWlJY4kHJ8ekQ9zQxg");
 	pr_knownhosts_fingerprint(big, 56, got, sizeof(got));
-	ASSERT_STR_EQ(got, "SHA256:s1Q5pKxvCUi21vnjxq8PX1kM4g8b3nCQ73lwaG7Gc4o");
+	ASSERT_STR_EQ(got,
+	    "SHA256:s1Q5pKxvCUi21vnjxq8PX1kM4g8b3nCQ73lwaG7Gc4o");
 	pr_knownhosts_fingerprint(big, 64, got, 10);
-	ASSERT_STR_EQ(got, "SHA256:/+");
+	ASSERT_STR_EQ(got,
+	    "SHA256:/+");
 }
 
 TEST(knownhosts_type_name_from_blob)

@@ -158,6 +158,27 @@ run_until_closed(struct run *r, double secs)
 	}
 }
 
+static void
+on_wake(uv_timer_t *h)
+{
+	(void)h;
+}
+
+/* Run the loop for ms milliseconds. */
+static void
+run_for(struct run *r, int ms)
+{
+	uv_timer_t t;
+	uint64_t end = uv_now(&r->loop) + (uint64_t)ms;
+
+	uv_timer_init(&r->loop, &t);
+	uv_timer_start(&t, on_wake, (uint64_t)ms, 0);
+	while (uv_now(&r->loop) < end)
+		uv_run(&r->loop, UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(&r->loop, UV_RUN_NOWAIT);
+}
+
 static bool
 have_sshd(const char **addr, int *port, struct pr_ssh_opts *o)
 {
@@ -186,7 +207,7 @@ have_sshd(const char **addr, int *port, struct pr_ssh_opts *o)
 
 #define NEED_SSHD(addr, port, o) do {					\
 	if (!have_sshd(&(addr), &(port), &(o)))				\
-		SKIP("set PARRUN_SSH_TEST_ENDPOINT, _KNOWN_HOSTS, _KEY");	\
+		SKIP("no PARRUN_SSH_TEST_ENDPOINT, _KNOWN_HOSTS, _KEY"); \
 } while (0)
 
 /* a loopback port where nothing listens */
@@ -253,6 +274,48 @@ TEST(transport_ssh_silent_server_times_out_in_the_handshake)
 	ASSERT(uv_hrtime() - t0 < 2000000000u);
 	ASSERT_EQ(r.eof_err, PR_ETIMEOUT);
 	ASSERT(strstr(r.error, "timed out after 0.3 s in the ssh handshake") !=
+	    NULL);
+	close(lfd);
+	run_finish(&r);
+}
+
+TEST(transport_ssh_kill_while_connecting_abandons_the_attempt)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	struct pr_ssh_opts o;
+	struct run r;
+	int lfd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ASSERT_OK(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)));
+	ASSERT_OK(listen(lfd, 8));
+	ASSERT_OK(getsockname(lfd, (struct sockaddr *)&sa, &len));
+	memset(&o, 0, sizeof(o));
+	o.known_hosts = "/dev/null";
+
+	/* at once: still resolving */
+	run_init(&r);
+	ASSERT_OK(start(&r, &o, "127.0.0.1", ntohs(sa.sin_port), "true"));
+	r.t->ops->kill(r.t, SIGKILL);
+	ASSERT(!r.eof);
+	run_until_closed(&r, 5);
+	ASSERT_EQ(r.eof_err, UV_ECANCELED);
+	ASSERT(strstr(r.error, "abandoned while resolving") != NULL);
+	ASSERT(r.exited && r.status == 255);
+	run_finish(&r);
+
+	/* in the handshake with a server that never speaks */
+	run_init(&r);
+	ASSERT_OK(start(&r, &o, "127.0.0.1", ntohs(sa.sin_port), "true"));
+	run_for(&r, 300);
+	ASSERT(!r.eof);
+	r.t->ops->kill(r.t, SIGKILL);
+	run_until_closed(&r, 5);
+	ASSERT_EQ(r.eof_err, UV_ECANCELED);
+	ASSERT(strstr(r.error, "abandoned while in the ssh handshake") !=
 	    NULL);
 	close(lfd);
 	run_finish(&r);
@@ -439,7 +502,7 @@ TEST(transport_ssh_kill_reports_the_signal)
 	while (r.got.len == 0)
 		uv_run(&r.loop, UV_RUN_ONCE);
 	r.t->ops->kill(r.t, SIGKILL);
-	ASSERT(!r.eof);		/* reported from the loop, not inside kill */
+	ASSERT(!r.eof);		/* from the loop, not inside kill() */
 	run_until_closed(&r, 10);
 	ASSERT_EQ(r.eof_err, 0);
 	ASSERT_EQ(r.sig, SIGKILL);
