@@ -108,7 +108,7 @@ enum phase {
 /* "timed out after N s <phase>" */
 static const char *const phase_doing[] = {
 	[P_RESOLVE] = "resolving the name",
-	[P_CONNECT] = "connecting (no answer)",
+	[P_CONNECT] = "connecting",
 	[P_HANDSHAKE] = "in the ssh handshake",
 	[P_AUTH_LIST] = "authenticating",
 	[P_AUTH] = "authenticating",

@@ -546,7 +546,7 @@ TEST(transport_ssh_hosts_connect_in_parallel)
 			for (int i = 0; i < 4; i++)
 				all = all && r[i].closed;
 		} while (!all);
-		ASSERT(uv_hrtime() - t0 < 3500000000u);
+		ASSERT(uv_hrtime() - t0 < 3900000000u);
 		for (int i = 0; i < 4; i++) {
 			ASSERT_EQ(r[i].status, 0);
 			ASSERT_EQ(r[i].got.len, 3);
