@@ -125,7 +125,8 @@ check-unit: $(UNIT) all
 	$(Q)tests/run-unit $(UNIT)
 
 check-bats: all
-	$(Q)PARRUN_BUILD=$(abspath $(BUILD)) tests/run-bats
+	$(Q)PARRUN_BUILD=$(abspath $(BUILD)) PARRUN_SANITIZE=$(SANITIZE) \
+		tests/run-bats
 
 lint:
 	$(Q)tests/lint

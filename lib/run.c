@@ -600,8 +600,11 @@ admit(struct run *r, struct job *j)
 	enum pr_status prev;
 	int d, rc;
 
-	if (r->input_done && r->sum->bad_input)
+	if (r->input_done && r->sum->bad_input) {
+		/* read before the run stopped on a changed task: not run */
+		job_free(j);
 		return false;
+	}
 	if (r->cfg->resume) {
 		d = pr_journal_decide(r->jn, j->t, &prev);
 		if (d < 0) {
@@ -1892,7 +1895,12 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 		pr_buf_release(&b);
 	}
 
+	/* jobs never sent (a run stopped early) */
+	for (struct job *j; (j = jobq_pop(&r->pending)) != NULL;)
+		job_free(j);
 	for (int i = 0; i < r->nworkers; i++) {
+		for (struct job *j; (j = jobq_pop(&r->workers[i].pinned)) != NULL;)
+			job_free(j);
 		pr_framer_release(&r->workers[i].fr);
 		pr_buf_release(&r->workers[i].wbuf);
 	}

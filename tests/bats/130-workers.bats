@@ -88,8 +88,10 @@ setup() {
 }
 
 @test "the coordinator's memory does not grow with the number of tasks" {
+	# ASan keeps freed memory in quarantine, so RSS says nothing there;
+	# the normal build of the same suite measures it
+	[ -z "${PARRUN_SANITIZE:-}" ] || skip "RSS is not meaningful under ASan"
 	n1=100000 n2=1000000
-	if [ -n "${PARRUN_SANITIZE:-}" ]; then n1=30000 n2=300000; fi
 	peak() {
 		seq "$1" | sed 's/.*/{"kernel":"noop"}/' |
 		    /usr/bin/time -f %M parrun -j 2 --results /dev/null 2>&1 >/dev/null 3>&- | tail -1
