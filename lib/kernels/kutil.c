@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -236,7 +237,7 @@ pr_kthreads(const cJSON *params, const char *kernel,
  * a virtual machine.  A waiter that has spun BARRIER_SPIN times sleeps on
  * the condition variable, so oversubscribed teams do not burn CPU.
  */
-#define BARRIER_SPIN	20000
+#define BARRIER_SPIN	20000	/* about 1 ms */
 
 struct pr_kteam {
 	pthread_mutex_t mu;
@@ -345,7 +346,12 @@ pr_kteam_barrier(struct pr_kteam *team)
 	for (i = 0; i < BARRIER_SPIN; i++) {
 		if (atomic_load(&team->gen) != g)
 			return;
-		cpu_relax();
+		/* let a member that shares this CPU run (a thread just
+		 * created often starts on its creator's CPU) */
+		if ((i & 63) == 63)
+			sched_yield();
+		else
+			cpu_relax();
 	}
 	pthread_mutex_lock(&team->mu);
 	while (atomic_load(&team->gen) == g)
