@@ -966,6 +966,13 @@ pr_msg_welcome(struct pr_buf *b, const struct pr_welcome *wl)
 	w_bool(&w, wl->stream_output);
 	W_LIT(&w, ",\"session\":");
 	w_text(&w, wl->session);
+	if (w.rc == 0 && (wl->timeout_ms < 0 ||
+	    (uint64_t)wl->timeout_ms > PR_SEQ_MAX))
+		w.rc = -EINVAL;
+	if (wl->timeout_ms > 0) {
+		W_LIT(&w, ",\"timeout_ms\":");
+		w_i64(&w, wl->timeout_ms);
+	}
 	W_LIT(&w, "}\n");
 	return w_end(&w);
 }
@@ -993,6 +1000,11 @@ pr_welcome_decode(const cJSON *msg, struct pr_welcome *w,
 	    (rc = get_i(msg, "threads", 0, PR_MAX_SLOTS,
 	    "an integer in 0..65536", false, &w->threads, eb)) < 0 ||
 	    (rc = get_str(msg, "session", false, &w->session, eb)) < 0)
+		return rc;
+	/* optional (absent in older coordinators' lines): 0 */
+	rc = get_int(msg, "timeout_ms", 0, (int64_t)PR_SEQ_MAX,
+	    "a non-negative integer", true, &w->timeout_ms, eb);
+	if (rc < 0)
 		return rc;
 	w->max_frame = (size_t)frame;
 	so = cJSON_GetObjectItemCaseSensitive(msg, "stream_output");

@@ -8,7 +8,8 @@
  * worker speaks first:
  *
  *	W->C  hello     proto range, version, host, pid, cpus, slots, kernels
- *	C->W  welcome   chosen proto, worker index, heartbeat, frame cap, seed
+ *	C->W  welcome   chosen proto, worker index, heartbeat, frame cap, seed,
+ *	                default task timeout
  *	C->W  reject    reason, the coordinator's range; both sides then stop
  *	C->W  task      one task; "tasks" carries a batch
  *	W->C  started   a command task's process is running (pid)
@@ -173,8 +174,13 @@ struct pr_welcome {
 	int threads;			/* threads per task (thread budget) */
 	bool stream_output;		/* send output as it comes */
 	const char *session;		/* run id */
+	int64_t timeout_ms;		/* optional: the default limit of
+					   tasks that carry no "timeout_ms"
+					   (--timeout); 0: none, and then not
+					   on the wire */
 };
 
+/* -EINVAL (nothing appended) for a timeout_ms outside 0..2^53-1. */
 int pr_msg_welcome(struct pr_buf *b, const struct pr_welcome *w);
 int pr_welcome_decode(const cJSON *msg, struct pr_welcome *w,
     struct pr_errbuf *eb);

@@ -582,9 +582,9 @@ w_exec_start(struct w_task *t, struct w_slot *s)
 			e->reading[i2] = true;
 		}
 	}
-	if (t->m.timeout_ms > 0)
-		uv_timer_start(&e->timer, on_timer, (uint64_t)t->m.timeout_ms,
-		    0);
+	if (w_task_timeout_ms(t) > 0)
+		uv_timer_start(&e->timer, on_timer,
+		    (uint64_t)w_task_timeout_ms(t), 0);
 out:
 	if (argv != sh_argv)
 		free(argv);

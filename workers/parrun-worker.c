@@ -484,6 +484,12 @@ queue_remove(struct w_task *t)
 	W.nqueued--;
 }
 
+int64_t
+w_task_timeout_ms(const struct w_task *t)
+{
+	return t->m.timeout_ms > 0 ? t->m.timeout_ms : W.timeout_ms;
+}
+
 void
 w_queue_push_front(struct w_task **v, size_t n)
 {
@@ -1136,6 +1142,7 @@ on_welcome(const cJSON *root)
 	W.chunk = cap < PR_OUTPUT_CHUNK ? cap : PR_OUTPUT_CHUNK;
 	W.seed = wl.seed;
 	W.threads = wl.threads;
+	W.timeout_ms = wl.timeout_ms;
 	W.stream_output = wl.stream_output;
 	W.session = strdup(wl.session);
 	if (W.session == NULL)

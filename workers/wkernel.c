@@ -80,8 +80,8 @@ run_one(struct w_task *t, struct w_slot *s)
 		pr_buf_reset(&t->extra);
 		return;
 	}
-	if (t->m.timeout_ms > 0 &&
-	    t->elapsed * 1000 > (double)t->m.timeout_ms) {
+	if (w_task_timeout_ms(t) > 0 &&
+	    t->elapsed * 1000 > (double)w_task_timeout_ms(t)) {
 		t->status = PR_ST_TIMEOUT;
 		pr_buf_reset(&t->extra);
 		return;

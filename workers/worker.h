@@ -127,6 +127,7 @@ struct w_worker {
 	size_t chunk;			/* output bytes per message/result */
 	uint64_t seed;
 	int threads;			/* per task; 0 before welcome */
+	int64_t timeout_ms;		/* tasks without their own; 0: none */
 	bool stream_output;
 	char *session;
 
@@ -176,6 +177,9 @@ void w_ghost(struct w_task *t, enum pr_status st, double start);
 void w_task_set_error(struct w_task *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 double w_unix_now(void);
+/* The task's time limit in ms: its own "timeout_ms", else the
+ * welcome's; 0: none. */
+int64_t w_task_timeout_ms(const struct w_task *t);
 /* Put tasks back at the front of the queue, keeping their order. */
 void w_queue_push_front(struct w_task **v, size_t n);
 

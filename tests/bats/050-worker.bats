@@ -401,6 +401,30 @@ w_talk() {
 	[ "$WRC" -eq 0 ]
 }
 
+@test "worker: the welcome's timeout_ms limits tasks that have none" {
+	local wl
+	wl=$(jq -c '. + {timeout_ms: 300}' <<<"$WELCOME")
+	w_start --slots 3
+	w_send "$wl" \
+	    "$(mk_argv 1 bash -c "exec -a $MARK sleep 1000")" \
+	    "$(T_EXTRA='{"timeout_ms":20000}' mk_argv 2 sleep 0.8)" \
+	    '{"type":"task","seq":3,"attempt":1,"kernel":"sleep","params":{"ms":700}}'
+	w_wait '(.type == "result" and .seq == 2) or
+	    (.type == "results" and any(.results[]; .seq == 2))' 10
+	w_wait '(.type == "result" and .seq == 3) or
+	    (.type == "results" and any(.results[]; .seq == 3))' 10
+	w_result 1 | jq -e '.status == "timeout" and .signal == 15 and
+	    .elapsed >= 0.3 and .elapsed < 5'
+	# its own limit wins over the default
+	w_result 2 | jq -e '.status == "ok" and .elapsed >= 0.8'
+	w_result 3 | jq -e '.status == "timeout"'
+	run ! pgrep -f -- "$MARK"
+	w_send "$DRAIN"
+	w_close
+	w_exit
+	[ "$WRC" -eq 0 ]
+}
+
 @test "worker: cancel a running and a queued task" {
 	w_start
 	w_send "$WELCOME" "$(mk_sleeper 1 "$MARK")" "$(mk_argv 2 echo never)"

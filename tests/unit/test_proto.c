@@ -873,6 +873,71 @@ TEST(proto_welcome_reject)
 	    "missing field 'proto'");
 }
 
+/* The default task timeout: optional, omitted when 0, older lines (and
+ * lines without it) decode to 0. */
+TEST(proto_welcome_timeout)
+{
+	struct pr_welcome w = {
+		.proto = 1, .worker = 2, .hb_ms = 0,
+		.max_frame = PR_MAX_FRAME, .seed = 1, .threads = 1,
+		.session = "s",
+	};
+	struct pr_welcome d;
+	struct pr_buf b;
+	cJSON *root;
+
+	pr_buf_init(&b, 0);
+	ASSERT_OK(pr_msg_welcome(&b, &w));
+	ASSERT(strstr(b.data, "timeout_ms") == NULL);
+	root = parse_ok(b.data, PR_MSG_WELCOME);
+	d.timeout_ms = 99;
+	ASSERT_OK(pr_welcome_decode(root, &d, NULL));
+	ASSERT_EQ(d.timeout_ms, 0);
+	cJSON_Delete(root);
+
+	w.timeout_ms = 1500;
+	pr_buf_reset(&b);
+	ASSERT_OK(pr_msg_welcome(&b, &w));
+	ASSERT_STR_EQ(b.data, "{\"type\":\"welcome\",\"proto\":1,\"worker\":2,"
+	    "\"hb_ms\":0,\"max_frame\":1048576,\"seed\":1,\"threads\":1,"
+	    "\"stream_output\":false,\"session\":\"s\",\"timeout_ms\":1500}\n");
+	root = parse_ok(b.data, PR_MSG_WELCOME);
+	ASSERT_OK(pr_welcome_decode(root, &d, NULL));
+	ASSERT_EQ(d.timeout_ms, 1500);
+	cJSON_Delete(root);
+
+	/* explicit 0 is accepted and written back without the member */
+	root = parse_ok("{\"type\":\"welcome\",\"proto\":1,\"worker\":1,"
+	    "\"hb_ms\":0,\"max_frame\":4096,\"seed\":1,\"threads\":1,"
+	    "\"stream_output\":false,\"session\":\"s\",\"timeout_ms\":0}",
+	    PR_MSG_WELCOME);
+	pr_buf_reset(&b);
+	ASSERT_OK(pr_msg_canonical(&b, root, PR_MSG_WELCOME, NULL));
+	ASSERT(strstr(b.data, "timeout_ms") == NULL);
+	cJSON_Delete(root);
+
+	/* the encoder refuses what no reader would take */
+	pr_buf_reset(&b);
+	w.timeout_ms = -1;
+	ASSERT_EQ(pr_msg_welcome(&b, &w), -EINVAL);
+	ASSERT_EQ(b.len, 0);
+	w.timeout_ms = (int64_t)PR_SEQ_MAX + 1;
+	ASSERT_EQ(pr_msg_welcome(&b, &w), -EINVAL);
+	ASSERT_EQ(b.len, 0);
+	pr_buf_release(&b);
+
+	decode_fails("{\"type\":\"welcome\",\"proto\":1,\"worker\":1,"
+	    "\"hb_ms\":0,\"max_frame\":4096,\"seed\":1,\"threads\":1,"
+	    "\"stream_output\":false,\"session\":\"s\","
+	    "\"timeout_ms\":\"10\"}", PR_MSG_WELCOME,
+	    "field 'timeout_ms' must be a non-negative integer");
+	decode_fails("{\"type\":\"welcome\",\"proto\":1,\"worker\":1,"
+	    "\"hb_ms\":0,\"max_frame\":4096,\"seed\":1,\"threads\":1,"
+	    "\"stream_output\":false,\"session\":\"s\","
+	    "\"timeout_ms\":9007199254740992}", PR_MSG_WELCOME,
+	    "field 'timeout_ms' must be a non-negative integer");
+}
+
 TEST(proto_task)
 {
 	struct pr_task_ref refs[2] = {
