@@ -259,14 +259,12 @@ blocks_avx2(uint64_t seed, uint64_t stream, uint64_t b, void *out,
 	}
 }
 
+/* A read of the CPU model that libgcc / compiler-rt filled in at start-up
+ * (no cache here: fills run on several threads at once). */
 static int
 have_avx2(void)
 {
-	static int cached = -1;
-
-	if (cached < 0)
-		cached = __builtin_cpu_supports("avx2") ? 1 : 0;
-	return cached;
+	return __builtin_cpu_supports("avx2") ? 1 : 0;
 }
 
 #else
