@@ -47,7 +47,7 @@ struct pr_rng {
 	uint64_t seed;
 	uint64_t stream;	/* the stream key */
 	uint64_t next;		/* index of the next draw */
-	uint64_t blk;		/* block held in out[], UINT64_MAX if none */
+	uint64_t blk;		/* block in out[], or UINT64_MAX */
 	uint64_t out[2];
 };
 

@@ -18,7 +18,7 @@
 #include "kutil.h"
 #include "rng.h"
 
-#define MAP_MAX		1000000000LL	/* 8 GB of doubles; memory-bound too */
+#define MAP_MAX		1000000000LL	/* 8 GB; memory-bound too */
 #define MAP_BLOCK	4096
 
 struct map_state {

@@ -182,10 +182,12 @@ sort_part(void *arg, int id, int nth, struct pr_kteam *team)
 			span = hib - lob + 1;
 			np = (span + RADIX_BITS - 1) / RADIX_BITS;
 			for (p = 0; p < np; p++) {
+				uint64_t m;
+
 				/* near-equal widths, the wider ones last */
 				w = span / np + (p >= np - span % np);
-				if (((diff >> lob) & (((uint64_t)1 << w) - 1)) !=
-				    0) {
+				m = ((uint64_t)1 << w) - 1;
+				if (((diff >> lob) & m) != 0) {
 					j->shift[j->nactive] = lob;
 					j->width[j->nactive++] = w;
 				}

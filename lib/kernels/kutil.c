@@ -55,7 +55,8 @@ pr_kbuf_reserve(struct pr_kbuf *b, size_t bytes)
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (map == MAP_FAILED)
 		return -ENOMEM;
-	start = ((uintptr_t)map + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1);
+	start = ((uintptr_t)map + HUGE_ALIGN - 1) &
+	    ~(uintptr_t)(HUGE_ALIGN - 1);
 #ifdef MADV_HUGEPAGE
 	(void)madvise((void *)start, len, MADV_HUGEPAGE);
 #endif
@@ -206,8 +207,8 @@ pr_kmetrics(struct pr_kctx *ctx, const char *kernel, const char *fmt, ...)
 	rc = pr_buf_vaddf(ctx->extra, fmt, ap);
 	va_end(ap);
 	if (rc < 0)
-		return pr_err(ctx->eb, rc, "kernel '%s': cannot add metrics: %s",
-		    kernel, pr_strerror(rc));
+		return pr_err(ctx->eb, rc, "kernel '%s': cannot add metrics: "
+		    "%s", kernel, pr_strerror(rc));
 	return 0;
 }
 

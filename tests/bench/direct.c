@@ -422,7 +422,8 @@ bench_sort(size_t n, int threads)
 	for (th = 1; th <= threads; th++) {
 		snprintf(more, sizeof(more), "\"median_value\":%.17g",
 		    x[(n - 1) / 2]);
-		report("sort", "radix", n, th, rt + (th - 1) * reps, reps, more);
+		report("sort", "radix", n, th, rt + (th - 1) * reps, reps,
+		    more);
 	}
 	pr_kbuf_release(&xb);
 	pr_kbuf_release(&tb);

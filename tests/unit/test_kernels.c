@@ -114,10 +114,12 @@ expect_bad(const struct pr_kernel *k, const char *const *bad, size_t n,
 		int rc = krun(k, &r, bad[i], 1, "t", 2);
 
 		if (rc >= 0)
-			PR_TEST_FAIL("kernel '%s' accepted %s", k->name, bad[i]);
+			PR_TEST_FAIL("kernel '%s' accepted %s", k->name,
+			    bad[i]);
 		if (strstr(r.eb.msg, want) == NULL)
 			PR_TEST_FAIL("kernel '%s', params %s: message '%s' "
-			    "does not name %s", k->name, bad[i], r.eb.msg, want);
+			    "does not name %s", k->name, bad[i], r.eb.msg,
+			    want);
 		if (strstr(r.eb.msg, k->name) == NULL)
 			PR_TEST_FAIL("message '%s' does not name the kernel",
 			    r.eb.msg);
