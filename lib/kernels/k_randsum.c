@@ -11,7 +11,9 @@
  *			u(seed, i) for i = A, A+S, ... <= B, where u(seed, i)
  *			is draw i of stream 0 of the run's seed: the value of
  *			an index does not depend on the task, so a range cut
- *			into any chunks sums the same per-index values
+ *			into any chunks sums the same per-index values; an
+ *			"n" beside them (--range chunks carry one) must be
+ *			the number of indices
  *
  * The sum is exact: every uniform is k 2^-53 with k a 53-bit integer, so
  * the k are added as 128-bit integers (2^40 terms of 2^53 cannot
