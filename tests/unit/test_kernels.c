@@ -459,6 +459,13 @@ TEST(kernels_randsum_range_chunks)
 	    "other", 1));
 	ASSERT(r.value == whole);
 	ASSERT_EQ(metric(&r, "count"), 1000);
+	/* the count that --range chunks carry must agree */
+	ASSERT_OK(krun(&pr_kernel_randsum, &r,
+	    "{\"from\":1,\"to\":1000,\"n\":1000}", 11, "x", 1));
+	ASSERT(r.value == whole);
+	ASSERT(krun(&pr_kernel_randsum, &r,
+	    "{\"from\":1,\"to\":1000,\"n\":999}", 11, "x", 1) < 0);
+	ASSERT(strstr(r.eb.msg, "'n'") != NULL);
 	/* chunks of any size */
 	parts = 0;
 	for (i = 1; i <= 1000; i += 33)
