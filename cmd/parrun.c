@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench.h"
 #include "cpus.h"
 #include "log.h"
 #include "machinefile.h"
@@ -241,6 +242,8 @@ main(int argc, char **argv)
 	long l;
 	double d;
 
+	if (argc > 1 && strcmp(argv[1], "bench") == 0)
+		return pr_cmd_bench(argc - 1, argv + 1);
 	signal(SIGPIPE, SIG_IGN);
 	pr_config_init(&cfg);
 	pr_hosts_init(&hosts);
