@@ -10,6 +10,13 @@
  * the protocol descriptors are moved off fds 0 and 1 (close-on-exec),
  * fd 0 becomes /dev/null and fd 1 a copy of stderr, so nothing a library
  * prints can corrupt the stream and no child inherits it.
+ *
+ * With --connect ADDR:PORT the protocol runs over TCP instead: the run's
+ * secret is read first (the first line of stdin, or --secret-file), the
+ * worker connects and authenticates (connect.c, lib/transport_tcp.c),
+ * and the socket becomes both the input and the output stream; from the
+ * welcome on, nothing differs.  fds 0 and 1 become /dev/null and a copy
+ * of stderr all the same.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -27,7 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "connect.h"
 #include "json.h"
+#include "transport_tcp.h"
 #include "version.h"
 #include "worker.h"
 
@@ -44,6 +53,8 @@ struct w_worker W;
 /* framer callback returns */
 #define FEED_REFEED	1		/* cap changed: feed the rest again */
 #define FEED_STOP	2
+
+#define OPT_SECRET_FILE	256		/* long options without a letter */
 
 struct w_wreq {
 	uv_write_t req;
@@ -94,6 +105,11 @@ static struct {
 	const char **knames;
 	size_t nkernels;
 	char log_prefix[320];
+
+	/* --connect: the protocol runs over an authenticated TCP
+	 * connection (in_h.tcp) instead of stdin/stdout */
+	const char *opt_connect;
+	const char *opt_secret_file;
 } io;
 
 static void write_out(void);
@@ -344,6 +360,8 @@ write_out(void)
 
 	if (W.out.len == 0)
 		return;
+	if (io.out_stream == NULL && io.opt_connect != NULL)
+		return;		/* not connected yet: keep it */
 	if (io.out_stream == NULL) {
 		/* a plain file (or a terminal): it does not block for long */
 		while (off < W.out.len) {
@@ -1551,7 +1569,8 @@ cloexec_inherited(void)
 }
 
 /* Move the protocol off fds 0 and 1 (close-on-exec copies) and put
- * /dev/null and stderr in their place. */
+ * /dev/null and stderr in their place.  With --connect, stdin and stdout
+ * are not the protocol: they are only replaced. */
 static void
 setup_fds(void)
 {
@@ -1565,11 +1584,15 @@ setup_fds(void)
 		;
 	if (fd > 2)
 		close(fd);
-	io.in_fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
-	io.out_fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
-	if (io.in_fd < 0 || io.out_fd < 0) {
-		w_log("cannot copy stdin/stdout: %s", strerror(errno));
-		exit(W_EXIT_INTERNAL);
+	io.in_fd = io.out_fd = -1;
+	if (io.opt_connect == NULL) {
+		io.in_fd = fcntl(0, F_DUPFD_CLOEXEC, 3);
+		io.out_fd = fcntl(1, F_DUPFD_CLOEXEC, 3);
+		if (io.in_fd < 0 || io.out_fd < 0) {
+			w_log("cannot copy stdin/stdout: %s",
+			    strerror(errno));
+			exit(W_EXIT_INTERNAL);
+		}
 	}
 	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
@@ -1616,15 +1639,20 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: parrun-worker [--slots N] [--max-frame BYTES]\n"
+	    "                     [--connect ADDR:PORT [--secret-file FILE]]\n"
 	    "       parrun-worker --kernels | --version | --help\n"
 	    "\n"
 	    "The worker process of parrun(1).  It speaks the parrun protocol\n"
-	    "on stdin and stdout and runs the tasks it is sent; parrun starts\n"
-	    "it, people normally do not.\n"
+	    "on stdin and stdout (or over TCP with --connect) and runs the\n"
+	    "tasks it is sent; parrun starts it, people normally do not.\n"
 	    "\n"
 	    "  -s, --slots N          run at most N tasks at once (default 1)\n"
 	    "  -m, --max-frame BYTES  longest line accepted from the coordinator\n"
 	    "                         (default: the welcome's max_frame)\n"
+	    "  -c, --connect ADDR:PORT  connect to a coordinator started with\n"
+	    "                         parrun --listen; the run's secret is the\n"
+	    "                         first line of stdin unless --secret-file\n"
+	    "      --secret-file FILE  read the secret from FILE (mode 0600)\n"
 	    "  -k, --kernels          list the built-in kernels and exit\n"
 	    "  -V, --version          print the version and exit\n"
 	    "  -h, --help             print this help and exit\n");
@@ -1654,17 +1682,22 @@ parse_args(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "slots", required_argument, NULL, 's' },
 		{ "max-frame", required_argument, NULL, 'm' },
+		{ "connect", required_argument, NULL, 'c' },
+		{ "secret-file", required_argument, NULL, OPT_SECRET_FILE },
 		{ "kernels", no_argument, NULL, 'k' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct pr_errbuf eb = { 0, "" };
+	char host[256];
 	long long v;
-	int c, i;
+	int c, i, port;
 
 	W.slots = 1;
 	W.opt_max_frame = PR_MAX_FRAME;
-	while ((c = getopt_long(argc, argv, "s:m:kVh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:m:c:kVh", longopts, NULL)) !=
+	    -1) {
 		switch (c) {
 		case 's':
 			if (parse_num("--slots", optarg, 1, 1024, &v) < 0)
@@ -1677,6 +1710,25 @@ parse_args(int argc, char **argv)
 				exit(W_EXIT_USAGE);
 			W.opt_max_frame = (size_t)v;
 			io.max_frame_set = true;
+			break;
+		case 'c':
+			/* a bad address is a usage error, found before the
+			 * secret is read */
+			if (pr_tcp_parse_addr(optarg, host, sizeof(host),
+			    &port, &eb) < 0) {
+				fprintf(stderr, "parrun-worker: --connect %s\n",
+				    pr_errmsg(&eb, PR_ECONFIG));
+				exit(W_EXIT_USAGE);
+			}
+			if (port == 0) {
+				fprintf(stderr, "parrun-worker: --connect '%s': "
+				    "port 0 cannot be connected to\n", optarg);
+				exit(W_EXIT_USAGE);
+			}
+			io.opt_connect = optarg;
+			break;
+		case OPT_SECRET_FILE:
+			io.opt_secret_file = optarg;
 			break;
 		case 'k':
 			for (i = 0; pr_kernels[i] != NULL; i++)
@@ -1699,6 +1751,11 @@ parse_args(int argc, char **argv)
 		fprintf(stderr, "parrun-worker: unexpected argument '%s'\n",
 		    argv[optind]);
 		usage(stderr);
+		exit(W_EXIT_USAGE);
+	}
+	if (io.opt_secret_file != NULL && io.opt_connect == NULL) {
+		fprintf(stderr, "parrun-worker: --secret-file goes with "
+		    "--connect\n");
 		exit(W_EXIT_USAGE);
 	}
 }
@@ -1726,8 +1783,9 @@ setup_env(void)
 	}
 }
 
+/* Append the hello line to b. */
 static void
-send_hello(void)
+hello_line(struct pr_buf *b)
 {
 	struct pr_hello h;
 
@@ -1741,14 +1799,97 @@ send_hello(void)
 	h.slots = W.slots;
 	h.kernels = io.knames;
 	h.nkernels = io.nkernels;
-	check_rc(pr_msg_hello(&W.out, &h), "cannot send hello");
-	write_out();
+	check_rc(pr_msg_hello(b, &h), "cannot send hello");
+}
+
+/* The coordinator's first line is due: wait for it at most hs_ms. */
+static void
+start_handshake_timer(void)
+{
+	uv_timer_start(&io.hs_timer, on_hs_timer, (uint64_t)io.hs_ms, 0);
+	io.last_rx = uv_now(W.loop);
+}
+
+static void
+start_reading(void)
+{
+	int rc;
+
+	if (io.in_stream != NULL)
+		rc = uv_read_start(io.in_stream, on_alloc, on_read);
+	else
+		rc = uv_idle_start(&io.in_idle, on_idle_read);
+	if (rc < 0) {
+		w_log("cannot read from the coordinator: %s",
+		    uv_strerror(rc));
+		exit_now(W_EXIT_INTERNAL);
+	}
+	io.reading = true;
+}
+
+/*
+ * --connect: the connection is authenticated (the hello went out inside
+ * the handshake).  From here on it is the protocol stream both ways, and
+ * the coordinator's welcome is the next line.
+ */
+static void
+on_connected(void *arg, int status, uv_stream_t *stream,
+    const char *leftover, size_t n, const char *msg)
+{
+	size_t k;
+
+	(void)arg;
+	if (status < 0) {
+		w_log("cannot connect to the coordinator at '%s': %s",
+		    io.opt_connect, msg);
+		exit_now(W_EXIT_HANDSHAKE);
+	}
+	if (W.phase == W_STOPPING || io.exiting)
+		return;		/* a signal came first: leaving anyway */
+	/* one handle for both directions, closed (by exit) once */
+	io.in_stream = io.out_stream = stream;
+	start_handshake_timer();
+	/* bytes that came with the coordinator's auth line (its welcome,
+	 * normally in a later read) */
+	while (n > 0 && W.phase != W_STOPPING && !io.exiting) {
+		k = n < sizeof(io.inbuf) ? n : sizeof(io.inbuf);
+		memcpy(io.inbuf, leftover, k);
+		feed(io.inbuf, k);
+		leftover += k;
+		n -= k;
+	}
+	if (W.phase == W_STOPPING || io.exiting)
+		return;
+	start_reading();
+}
+
+/* Connect and authenticate; the secret is wiped once copied. */
+static void
+start_connect(uint8_t secret[PR_SECRET_LEN])
+{
+	struct pr_errbuf eb = { 0, "" };
+	struct pr_buf hello;
+	int rc;
+
+	pr_buf_init(&hello, 0);
+	hello_line(&hello);
+	rc = pr_worker_connect(W.loop, io.opt_connect, secret, hello.data,
+	    hello.len, 0, &io.in_h.tcp, on_connected, NULL, &eb);
+	pr_secret_wipe(secret, PR_SECRET_LEN);
+	pr_buf_release(&hello);
+	if (rc < 0) {
+		w_log("cannot connect to '%s': %s", io.opt_connect,
+		    pr_errmsg(&eb, rc));
+		exit_now(rc == PR_ECONFIG ? W_EXIT_USAGE : W_EXIT_HANDSHAKE);
+	}
 }
 
 int
 main(int argc, char **argv)
 {
 	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
+	struct pr_errbuf eb = { 0, "" };
+	uint8_t secret[PR_SECRET_LEN];
 	int i, rc;
 
 	parse_args(argc, argv);
@@ -1759,6 +1900,16 @@ main(int argc, char **argv)
 	W.pid = (long)getpid();
 	snprintf(io.log_prefix, sizeof(io.log_prefix),
 	    "parrun-worker[%s:%ld]", W.host, W.pid);
+	if (io.opt_connect != NULL) {
+		/* before setup_fds(), which puts /dev/null on fd 0; only the
+		 * first line of stdin is read */
+		rc = pr_worker_secret(io.opt_secret_file, 0, secret, &eb);
+		if (rc < 0) {
+			pr_secret_wipe(secret, sizeof(secret));
+			w_log("%s", pr_errmsg(&eb, rc));
+			return W_EXIT_HANDSHAKE;
+		}
+	}
 	setup_fds();
 	W.cpus = count_cpus();
 	if (W.cpus > PR_MAX_SLOTS)
@@ -1784,9 +1935,10 @@ main(int argc, char **argv)
 	W.loop = uv_default_loop();
 	W.phase = W_HANDSHAKE;
 	pr_framer_init(&io.framer, PR_PREAUTH_FRAME);
-	if ((rc = open_stream(io.in_fd, true, &io.in_stream, &io.in_h)) < 0 ||
+	if (io.opt_connect == NULL &&
+	    ((rc = open_stream(io.in_fd, true, &io.in_stream, &io.in_h)) < 0 ||
 	    (rc = open_stream(io.out_fd, false, &io.out_stream,
-	    &io.out_h)) < 0) {
+	    &io.out_h)) < 0)) {
 		w_log("cannot use stdin/stdout: %s", uv_strerror(rc));
 		return W_EXIT_INTERNAL;
 	}
@@ -1804,19 +1956,15 @@ main(int argc, char **argv)
 		uv_signal_start(&io.sig[i], on_signal, sigs[i]);
 	}
 
-	send_hello();
 	io.hs_ms = env_int("PARRUN_HANDSHAKE_MS", 1, 3600000, W_HANDSHAKE_MS);
-	uv_timer_start(&io.hs_timer, on_hs_timer, (uint64_t)io.hs_ms, 0);
-	io.last_rx = uv_now(W.loop);
-	if (io.in_stream != NULL)
-		rc = uv_read_start(io.in_stream, on_alloc, on_read);
-	else
-		rc = uv_idle_start(&io.in_idle, on_idle_read);
-	if (rc < 0) {
-		w_log("cannot read stdin: %s", uv_strerror(rc));
-		return W_EXIT_INTERNAL;
+	if (io.opt_connect != NULL) {
+		start_connect(secret);
+	} else {
+		hello_line(&W.out);
+		write_out();
+		start_handshake_timer();
+		start_reading();
 	}
-	io.reading = true;
 	uv_run(W.loop, UV_RUN_DEFAULT);
 	/* not reached: every way out goes through exit_now() */
 	exit_now(W_EXIT_INTERNAL);
