@@ -15,14 +15,18 @@
  *
  * A measurement is one child: /proc/self/exe with the options, its task
  * lines on stdin, its JSON records read from stdout and parsed with
- * cJSON.  The child leads a process group of its own, so that a timeout
- * or a ^C (which reaches only bench: the child is not in the terminal's
- * foreground group) takes its workers along: TERM to the group, KILL two
- * seconds later.  Its end is seen through SIGCHLD and a self-pipe, so the
- * wall time is not rounded to a poll period, and it is reaped only after
- * whatever it left in its group has been killed, so that the group id
- * cannot have been reused.
+ * cJSON.  The child leads a process group of its own.  On a timeout or a
+ * ^C (which reaches only bench: the child is not in the terminal's
+ * foreground group) it gets TERM, and KILL two seconds later; so do its
+ * descendants, found in /proc when the TERM is sent, since parrun starts
+ * its workers detached, in sessions of their own (each is checked by its
+ * start time before it is signalled, so a recycled PID is left alone).
+ * The child's end is seen through SIGCHLD and a self-pipe, so the wall
+ * time is not rounded to a poll period, and it is reaped only after what
+ * it left in its group has been killed, so the group id cannot have been
+ * reused.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -274,6 +278,132 @@ child_release(struct child *c)
 	pr_buf_release(&c->err);
 }
 
+/* ---- descendants of the child, for the kill ----------------------------- */
+
+struct proc {
+	pid_t pid, ppid;
+	unsigned long long start;	/* field 22 of /proc/PID/stat */
+};
+
+struct procs {
+	struct proc *v;
+	size_t n, cap;
+};
+
+static int
+proc_stat(pid_t pid, struct proc *p)
+{
+	char path[64], buf[1024], *s, *end;
+	size_t n;
+	FILE *f;
+	int field;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* the command name may hold spaces and parentheses: skip to the
+	 * last ')', after which come field 3 (state), 4 (ppid), ... */
+	s = strrchr(buf, ')');
+	if (s == NULL)
+		return -1;
+	s++;
+	p->pid = pid;
+	for (field = 3; field <= 22; field++) {
+		while (*s == ' ')
+			s++;
+		if (*s == '\0')
+			return -1;
+		if (field == 4)
+			p->ppid = (pid_t)strtol(s, NULL, 10);
+		if (field == 22) {
+			errno = 0;
+			p->start = strtoull(s, &end, 10);
+			if (errno != 0 || end == s)
+				return -1;
+		}
+		s += strcspn(s, " ");
+	}
+	return 0;
+}
+
+static void
+procs_add(struct procs *ps, const struct proc *p)
+{
+	struct proc *v;
+
+	for (size_t i = 0; i < ps->n; i++)
+		if (ps->v[i].pid == p->pid)
+			return;
+	if (ps->n == ps->cap) {
+		size_t cap = ps->cap ? ps->cap * 2 : 64;
+
+		v = realloc(ps->v, cap * sizeof(*v));
+		if (v == NULL)
+			return;
+		ps->v = v;
+		ps->cap = cap;
+	}
+	ps->v[ps->n++] = *p;
+}
+
+/* Add the descendants of root that run now to out. */
+static void
+find_descendants(pid_t root, struct procs *out)
+{
+	struct procs all = { NULL, 0, 0 };
+	struct dirent *de;
+	DIR *d = opendir("/proc");
+	bool grew = true;
+
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		struct proc p;
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (*end != '\0' || pid <= 0 || proc_stat((pid_t)pid, &p) < 0)
+			continue;
+		procs_add(&all, &p);
+	}
+	closedir(d);
+	/* every process whose parent is root or already found */
+	while (grew) {
+		grew = false;
+		for (size_t i = 0; i < all.n; i++) {
+			bool known = false, parent = all.v[i].ppid == root;
+
+			for (size_t k = 0; k < out->n && !(known && parent);
+			    k++) {
+				known |= out->v[k].pid == all.v[i].pid;
+				parent |= out->v[k].pid == all.v[i].ppid;
+			}
+			if (parent && !known) {
+				procs_add(out, &all.v[i]);
+				grew = true;
+			}
+		}
+	}
+	free(all.v);
+}
+
+/* Signal the processes of ps that are still the ones recorded. */
+static void
+signal_procs(const struct procs *ps, int sig)
+{
+	for (size_t i = 0; i < ps->n; i++) {
+		struct proc now_p;
+
+		if (proc_stat(ps->v[i].pid, &now_p) == 0 &&
+		    now_p.start == ps->v[i].start)
+			kill(ps->v[i].pid, sig);
+	}
+}
+
 /* Read what fd has now into b; -1 at EOF or error (fd closed). */
 static void
 drain(int *fd, struct pr_buf *b)
@@ -321,6 +451,7 @@ run_child(const struct bopts *o, struct argv *a, const char *input,
 	size_t sent = 0;
 	double t0, deadline, term_at = 0;
 	bool killed = false;
+	struct procs desc = { NULL, 0, 0 };
 	pid_t pid = -1;
 	int rc = -1;
 
@@ -396,11 +527,15 @@ run_child(const struct bopts *o, struct argv *a, const char *input,
 		if (!killed && term_at == 0 && (stop_sig != 0 ||
 		    t >= deadline)) {
 			c->timed_out = stop_sig == 0;
+			find_descendants(pid, &desc);
 			kill(-pid, SIGTERM);
+			signal_procs(&desc, SIGTERM);
 			term_at = t;
 		}
 		if (!killed && term_at != 0 && t >= term_at + KILL_GRACE) {
+			find_descendants(pid, &desc);
 			kill(-pid, SIGKILL);
+			signal_procs(&desc, SIGKILL);
 			killed = true;
 		}
 		until = term_at != 0 ? term_at + KILL_GRACE : deadline;
@@ -453,8 +588,10 @@ run_child(const struct bopts *o, struct argv *a, const char *input,
 	/* the child is gone: what it wrote is in the pipes */
 	drain(&out[0], &c->out);
 	drain(&err[0], &c->err);
-	/* what it left in its group (the group id is still its own) */
+	/* what it left in its group (the group id is still its own), and,
+	 * after a TERM, the descendants it had then */
 	kill(-pid, SIGKILL);
+	signal_procs(&desc, SIGKILL);
 	while (waitpid(pid, &c->status, 0) < 0 && errno == EINTR)
 		;
 	c->exited = true;
@@ -466,6 +603,7 @@ out:
 	close_fd(&out[1]);
 	close_fd(&err[0]);
 	close_fd(&err[1]);
+	free(desc.v);
 	return rc;
 }
 
@@ -1143,13 +1281,29 @@ print_table(const struct bench *b, FILE *f)
 
 /* ---- output: JSON ------------------------------------------------------- */
 
+/*
+ * A number that reads back as the same double.  cJSON prints 15 digits
+ * and accepts them when they come back within an epsilon, which loses
+ * the last bits of sums and seeds; buf.c writes the shortest exact text.
+ * Not finite: null.
+ */
+static cJSON *
+jexact(double v)
+{
+	struct pr_buf t;
+	cJSON *j = NULL;
+
+	pr_buf_init(&t, 0);
+	if (pr_buf_add_double(&t, v) == 0)
+		j = cJSON_CreateRaw(t.data);
+	pr_buf_release(&t);
+	return j;
+}
+
 static void
 jnum(cJSON *o, const char *name, double v)
 {
-	if (isfinite(v))
-		cJSON_AddNumberToObject(o, name, v);
-	else
-		cJSON_AddNullToObject(o, name);
+	cJSON_AddItemToObject(o, name, jexact(v));
 }
 
 static cJSON *
@@ -1187,7 +1341,7 @@ to_json(const struct bench *b)
 	cJSON_AddStringToObject(root, "host", host);
 	cJSON_AddNumberToObject(root, "cpus", o->cpus);
 	cJSON_AddStringToObject(root, "cpus_limited_by", o->cpus_by);
-	cJSON_AddNumberToObject(root, "seed", (double)o->seed);
+	jnum(root, "seed", (double)o->seed);
 	cJSON_AddBoolToObject(root, "quick", o->quick);
 	if (b->nchol > 0) {
 		e = cJSON_AddObjectToObject(root, "chol");
@@ -1222,8 +1376,8 @@ to_json(const struct bench *b)
 		if (b->pmap_have_values) {
 			x = cJSON_AddArrayToObject(e, "values");
 			for (int i = 0; i < o->pmap_tasks; i++)
-				cJSON_AddItemToArray(x, cJSON_CreateNumber(
-				    b->pmap_values[i]));
+				cJSON_AddItemToArray(x,
+				    jexact(b->pmap_values[i]));
 			cJSON_AddBoolToObject(e, "values_identical",
 			    b->pmap_same && b->pmap_maxrel == 0);
 			jnum(e, "values_max_relative_difference",
