@@ -4,7 +4,7 @@
  * OpenBLAS, a counter-based generator, glibc qsort or the notes' merge
  * sort by hand.  Prints one JSON object per line.
  *
- * Owner: h5.
+ * Owner: h11 (written by h5).
  *
  *	direct [-r REPS] chol N T	dsyrk + dpotrf of X'X, BLAS threads T
  *	direct [-r REPS] randsum N	plain Philox loop, pr_rng loop, the
@@ -15,7 +15,15 @@
  *	direct [-r REPS] map N T	the @threads loop, 1..T threads, and
  *					the map kernel in-process
  *	direct [-r REPS] all		a short run of each
+ *	direct [-r REPS] run chol N T	REPS x (fill X with T threads, dsyrk,
+ *					dpotrf), buffers kept
+ *	direct [-r REPS] run randsum N	REPS x the plain Philox loop
+ *	direct [-r REPS] run qsort N	REPS x (fill N doubles, glibc qsort)
  *
+ * The "run" forms are for tests/bench/run, which times the whole program
+ * against the same work through parrun: they do only that work, as a C
+ * programmer would write it, and print one line with the inner times
+ * (fill included) as "inner".
  * Every line has "bench", "impl", "n", "threads", "reps", "best" and
  * "median" (seconds); timed regions exclude filling the inputs, and
  * buffers are touched before timing, as the kernels reuse theirs.
@@ -490,6 +498,109 @@ bench_map(size_t n, int threads)
 	bench_kernel(&pr_kernel_map, "map", n, threads, params);
 }
 
+/* ---- run: whole-program baselines for tests/bench/run ------------------- */
+
+static void
+report_inner(const char *bench, size_t n, int threads, const double *t,
+    int nt, double value)
+{
+	int i;
+
+	printf("{\"bench\":\"%s\",\"impl\":\"run\",\"n\":%zu,\"threads\":%d,"
+	    "\"reps\":%d,\"value\":%.17g,\"inner\":[", bench, n, threads, nt,
+	    value);
+	for (i = 0; i < nt; i++)
+		printf("%s%.6f", i > 0 ? "," : "", t[i]);
+	printf("]}\n");
+	fflush(stdout);
+}
+
+static void
+run_chol(size_t n, int threads)
+{
+	struct pr_kbuf xb = { 0 }, zb = { 0 };
+	double t[64];
+	int i, info;
+
+	if (pr_kbuf_reserve(&xb, n * n * 8) < 0 ||
+	    pr_kbuf_reserve(&zb, n * n * 8) < 0) {
+		fprintf(stderr, "direct: cannot map %zu bytes\n", n * n * 16);
+		exit(1);
+	}
+	openblas_set_num_threads(threads);
+	for (i = 0; i < reps; i++) {
+		double t0 = pr_ktime(), *x = xb.p, *z = zb.p;
+
+		pr_kfill_double(x, n * n, 1, pr_rng_key("1", 1), threads);
+		cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (blasint)n,
+		    (blasint)n, 1.0, x, (blasint)n, 0.0, z, (blasint)n);
+		info = (int)LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'U',
+		    (lapack_int)n, z, (lapack_int)n);
+		t[i] = pr_ktime() - t0;
+		if (info != 0) {
+			fprintf(stderr, "direct: dpotrf info=%d\n", info);
+			exit(1);
+		}
+	}
+	report_inner("chol", n, threads, t, reps,
+	    n >= 3 ? ((double *)zb.p)[1 + 2 * n] : ((double *)zb.p)[0]);
+	pr_kbuf_release(&xb);
+	pr_kbuf_release(&zb);
+}
+
+static void
+run_randsum(size_t n)
+{
+	double t[64], s = 0;
+	size_t i;
+	int k;
+
+	for (k = 0; k < reps; k++) {
+		double t0 = pr_ktime();
+
+		s = 0;
+		for (i = 0; i < n; i += 2) {
+			uint32_t c[4] = { (uint32_t)(i >> 1),
+			    (uint32_t)(i >> 33), 0, 0 };
+
+			philox(c, 1, 0);
+			s += (double)(((uint64_t)c[1] << 32 | c[0]) >> 11) *
+			    0x1.0p-53;
+			if (i + 1 < n)
+				s += (double)(((uint64_t)c[3] << 32 | c[2]) >>
+				    11) * 0x1.0p-53;
+		}
+		t[k] = pr_ktime() - t0;
+	}
+	report_inner("randsum", n, 1, t, reps, s);
+}
+
+static void
+run_qsort(size_t n)
+{
+	struct pr_kbuf xb = { 0 };
+	double t[64];
+	int k;
+
+	if (pr_kbuf_reserve(&xb, n * 8) < 0) {
+		fprintf(stderr, "direct: cannot map %zu bytes\n", n * 8);
+		exit(1);
+	}
+	for (k = 0; k < reps; k++) {
+		double t0 = pr_ktime();
+
+		pr_kfill_double(xb.p, n, 1, pr_rng_key("1", 1), 1);
+		qsort(xb.p, n, sizeof(double), dcmp);
+		t[k] = pr_ktime() - t0;
+	}
+	if (!pr_sort_is_sorted(xb.p, n, 1)) {
+		fprintf(stderr, "direct: qsort failed\n");
+		exit(1);
+	}
+	report_inner("qsort", n, 1, t, reps, ((double *)xb.p)[(n - 1) / 2]);
+	pr_kbuf_release(&xb);
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static size_t
@@ -513,7 +624,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: direct [-r REPS] chol N T | randsum N | "
-	    "sort N T | map N T | all\n");
+	    "sort N T | map N T | all | run chol N T | run randsum N | "
+	    "run qsort N\n");
 	exit(2);
 }
 
@@ -539,6 +651,16 @@ main(int argc, char **argv)
 	else if (strcmp(argv[a], "map") == 0 && argc == a + 3)
 		bench_map(arg_size(argv[a + 1], 1, 1e9),
 		    (int)arg_size(argv[a + 2], 1, 64));
+	else if (strcmp(argv[a], "run") == 0 && argc == a + 4 &&
+	    strcmp(argv[a + 1], "chol") == 0)
+		run_chol(arg_size(argv[a + 2], 1, 20000),
+		    (int)arg_size(argv[a + 3], 1, 64));
+	else if (strcmp(argv[a], "run") == 0 && argc == a + 3 &&
+	    strcmp(argv[a + 1], "randsum") == 0)
+		run_randsum(arg_size(argv[a + 2], 2, 1e12));
+	else if (strcmp(argv[a], "run") == 0 && argc == a + 3 &&
+	    strcmp(argv[a + 1], "qsort") == 0)
+		run_qsort(arg_size(argv[a + 2], 2, 2e8));
 	else if (strcmp(argv[a], "all") == 0 && argc == a + 1) {
 		bench_chol(1000, 2);
 		bench_randsum(10000000);
