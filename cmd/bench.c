@@ -1485,11 +1485,28 @@ colour(struct legend *lg, int threads)
 
 struct bar {
 	char label[24];		/* under the bar */
-	char group[32];		/* under a run of bars; "" none */
+	char group[48];		/* under a run of bars; "" none */
 	double v;		/* speed-up; <= 0 or NAN: failed */
 	int threads;
 	bool mark;		/* the fastest */
 };
+
+/* n as people write it on a chart: 250000, 5e7 */
+static void
+count_text(char *dst, size_t len, long n)
+{
+	int e = 0;
+	long m = n;
+
+	while (m >= 10 && m % 10 == 0) {
+		m /= 10;
+		e++;
+	}
+	if (e >= 6)
+		snprintf(dst, len, "%lde%d", m, e);
+	else
+		snprintf(dst, len, "%ld", n);
+}
 
 static void
 xml_text(struct pr_buf *s, const char *t)
@@ -1642,7 +1659,7 @@ write_svg(const struct bench *b, const char *path)
 	struct legend lg = { { 0 }, 0 };
 	struct bar bars[2 * (MAXCONF + 1)];
 	struct pr_buf s;
-	char host[256] = "", title[512];
+	char host[256] = "", title[512], num_text[32];
 	const double W = 1000, H = 720, PW = 490, PH = 300;
 	size_t n;
 	FILE *f;
@@ -1718,8 +1735,9 @@ write_svg(const struct bench *b, const char *path)
 			    r->cspeedup;
 			bars[n].threads = 1;
 		}
-	snprintf(title, sizeof(title), "randsum %.3g uniforms, --range on W "
-	    "workers", (double)o->randsum_n);
+	count_text(num_text, sizeof(num_text), o->randsum_n);
+	snprintf(title, sizeof(title), "randsum %s uniforms, --range on W "
+	    "workers", num_text);
 	svg_panel(&s, &lg, 5, 360, PW, PH, title, "speed-up over 1 worker: "
 	    "wall time, and kernel time of the busiest worker", bars, n);
 
@@ -1733,7 +1751,9 @@ write_svg(const struct bench *b, const char *path)
 		memset(&bars[n], 0, sizeof(bars[n]));
 		snprintf(bars[n].label, sizeof(bars[n].label), "T=%d",
 		    r->threads);
-		snprintf(bars[n].group, sizeof(bars[n].group), "n=%ld", r->n);
+		count_text(num_text, sizeof(num_text), r->n);
+		snprintf(bars[n].group, sizeof(bars[n].group), "n=%s",
+		    num_text);
 		bars[n].v = r->ok ? r->vs_qsort : NAN;
 		bars[n].threads = r->threads;
 		n++;

@@ -108,7 +108,7 @@ jqb() {
 	[ -s "$BENCH_SVG" ]
 	head -n 2 "$BENCH_SVG" | grep -q '<svg xmlns="http://www.w3.org/2000/svg"'
 	tail -n 1 "$BENCH_SVG" | grep -q '</svg>'
-	for t in 'chol n=2000' 'pmap: 12 x chol(1500)' 'randsum 1e+07' \
+	for t in 'chol n=2000' 'pmap: 12 x chol(1500)' 'randsum 1e7 uniforms' \
 		'sort: radix sort' 'threads per task:' 'speed-up (&#215;)' \
 		'1&#215;: as fast as the baseline' 'seed 1'; do
 		grep -q -F "$t" "$BENCH_SVG" || { echo "missing: $t"; false; }
