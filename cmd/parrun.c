@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,6 +26,7 @@
 #include "machinefile.h"
 #include "opts.h"
 #include "run.h"
+#include "slurmenv.h"
 #include "version.h"
 
 #define EXIT_OTHER 255
@@ -212,6 +214,72 @@ show_hosts(const struct pr_config *cfg, struct pr_hosts *hosts, bool json)
 	return rc == 0 ? 0 : EXIT_OTHER;
 }
 
+enum launcher {
+	LAUNCH_AUTO,
+	LAUNCH_LOCAL,
+	LAUNCH_SSH,
+	LAUNCH_SRUN,
+};
+
+/*
+ * Inside a Slurm allocation (SLURM_JOB_ID set) with no hosts given: the
+ * allocation's nodes, to be reached by srun (the default) or over SSH
+ * (--launcher ssh).  --launcher local, or --listen without --launcher,
+ * leaves Slurm alone.  Returns 0 or an exit status.
+ */
+static int
+slurm_hosts(struct pr_hosts *hosts, enum launcher launcher, bool listen)
+{
+	struct pr_errbuf eb = { 0, "" };
+	struct pr_hosts found;
+	int rc, status = 0;
+
+	if (launcher == LAUNCH_LOCAL ||
+	    (launcher == LAUNCH_AUTO && listen))
+		return 0;
+	if (hosts->n > 0) {
+		if (launcher == LAUNCH_SRUN)
+			return bad_usage("--launcher srun starts workers on "
+			    "the nodes of a Slurm allocation, not on -S or "
+			    "--machinefile hosts");
+		return 0;
+	}
+	if (!pr_slurmenv_present(pr_env_process, NULL)) {
+		if (launcher == LAUNCH_AUTO)
+			return 0;
+		return bad_usage("--launcher %s needs a Slurm allocation "
+		    "(SLURM_JOB_ID is not set)", launcher == LAUNCH_SSH ?
+		    "ssh" : "srun");
+	}
+	pr_hosts_init(&found);
+	rc = pr_slurmenv_read(&found, NULL, pr_env_process, NULL, &eb);
+	for (size_t i = 0; rc == 0 && i < found.n; i++) {
+		struct pr_host h = found.v[i];
+
+		h.via = launcher == LAUNCH_SSH ? PR_VIA_SSH : PR_VIA_SRUN;
+		rc = pr_hosts_add(hosts, &h, &eb);
+	}
+	if (rc < 0) {
+		pr_log_error("%s", pr_errmsg(&eb, rc));
+		status = EXIT_OTHER;
+	}
+	pr_hosts_release(&found);
+	return status;
+}
+
+/* Workers that connect back hold a listener and a connection each: lift
+ * the soft limit on open files to the hard one. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 static int
 exit_status(const struct pr_summary *s, int rc)
 {
@@ -237,7 +305,8 @@ main(int argc, char **argv)
 	bool hosts_cmd = false, json = false;
 	const char *range = NULL;
 	char *worker = NULL;
-	bool seed_given = false;
+	bool seed_given = false, jobs_given = false;
+	enum launcher launcher = LAUNCH_AUTO;
 	int c, rc, verbose = 0, quiet = 0, status = EXIT_OTHER;
 	long l;
 	double d;
@@ -276,6 +345,7 @@ main(int argc, char **argv)
 				goto out;
 			}
 			cfg.jobs = (int)l;
+			jobs_given = true;
 			break;
 		case PR_OPT_ARGFILE: {
 			struct pr_input_src src;
@@ -453,6 +523,33 @@ main(int argc, char **argv)
 			}
 			cfg.ssh.connect_timeout_ms = (int)(d * 1000);
 			break;
+		case PR_OPT_LAUNCHER:
+			if (strcmp(optarg, "local") == 0) {
+				launcher = LAUNCH_LOCAL;
+			} else if (strcmp(optarg, "ssh") == 0) {
+				launcher = LAUNCH_SSH;
+			} else if (strcmp(optarg, "srun") == 0) {
+				launcher = LAUNCH_SRUN;
+			} else {
+				status = bad_usage("invalid --launcher '%s' "
+				    "(local, ssh or srun)", optarg);
+				goto out;
+			}
+			break;
+		case PR_OPT_LISTEN:
+			cfg.listen = optarg;
+			break;
+		case PR_OPT_SECRETFILE:
+			cfg.secret_file = optarg;
+			break;
+		case PR_OPT_MAXWORKERS:
+			if (parse_long(optarg, 1, 1000000, &l) < 0) {
+				status = bad_usage("invalid --max-workers '%s'",
+				    optarg);
+				goto out;
+			}
+			cfg.max_workers = (int)l;
+			break;
 		case PR_OPT_WORKER:
 			free(worker);
 			worker = strdup(optarg);
@@ -515,8 +612,21 @@ main(int argc, char **argv)
 
 	if (cfg.jobs == 0)		/* -j not given: the CPUs we may use */
 		cfg.jobs = pr_cpus_available(NULL, NULL);
+	if (cfg.secret_file != NULL && cfg.listen == NULL) {
+		status = bad_usage("--secret-file goes with --listen");
+		goto out;
+	}
+	if ((status = slurm_hosts(&hosts, launcher, cfg.listen != NULL)) != 0)
+		goto out;
+	status = EXIT_OTHER;
 	if (hosts.n > 0)
 		cfg.hosts = &hosts;
+	if (cfg.listen != NULL && !jobs_given && hosts.n == 0)
+		cfg.jobs = 0;	/* the workers connect: none here */
+	cfg.srun = getenv("PARRUN_SRUN");
+	if (cfg.listen != NULL || (hosts.n > 0 && hosts.v[0].via ==
+	    PR_VIA_SRUN))
+		raise_nofile();
 	if (cfg.resume && cfg.journal == NULL) {
 		status = bad_usage("--resume, --force-resume and "
 		    "--retry-failed need --journal FILE");
@@ -526,13 +636,21 @@ main(int argc, char **argv)
 		status = show_hosts(&cfg, &hosts, json);
 		goto out;
 	}
-	if (cfg.jobs < 1)
+	if (cfg.jobs < 1 && cfg.listen == NULL)
 		cfg.jobs = 1;
 	if (!seed_given)
 		cfg.seed = clock_seed();
 	cfg.seed_given = seed_given;
-	/* --range with a kernel: a few chunks per worker, for balance */
-	cfg.in.chunks = (unsigned)cfg.jobs * 4;
+	/* --range with a kernel: a few chunks per task slot, for balance */
+	{
+		long slots = hosts.n > 0 ? hosts.total_slots : cfg.jobs;
+
+		if (slots < 1)
+			slots = 1;
+		if (slots > 100000)
+			slots = 100000;
+		cfg.in.chunks = (unsigned)slots * 4;
+	}
 	if (worker == NULL)
 		worker = default_worker();
 	cfg.worker_path = worker;

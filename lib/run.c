@@ -29,9 +29,11 @@
 
 #include <uv.h>
 
+#include "auth.h"
 #include "buf.h"
 #include "journal.h"
 #include "json.h"
+#include "launch_srun.h"
 #include "log.h"
 #include "progress.h"
 #include "proto.h"
@@ -39,6 +41,7 @@
 #include "task.h"
 #include "template.h"
 #include "transport.h"
+#include "transport_tcp.h"
 
 #define RING_SIZE	4096		/* tasks read ahead of dispatch */
 #define PENDING_MAX	8192		/* tasks taken from it, not yet sent */
@@ -136,6 +139,20 @@ struct worker {
 	uint64_t dead_at;		/* when it was given up on */
 	bool exited, eof, closed;
 	uint64_t done;			/* results received */
+	/* workers that connect back over TCP */
+	bool node;			/* a Slurm node's: started by srun */
+	bool tcp;			/* came through a listener */
+	struct lsn *lsn;		/* node: the port it connects to */
+};
+
+/* A listener: one per Slurm node (its worker is the one that connects
+ * to that port, which names the node even where hostnames do not), or
+ * the one of --listen, which any worker may join. */
+struct lsn {
+	struct run *r;
+	struct pr_listener *l;		/* NULL once closed */
+	struct worker *node;		/* the node's, or NULL: anyone */
+	bool closed;
 };
 
 /* ---- the run ------------------------------------------------------------ */
@@ -166,9 +183,27 @@ struct run {
 	struct pr_input *in;
 	struct pr_input_opts in_opts;	/* cfg->in, with fingerprints */
 
-	struct worker *workers;
-	int nworkers;
-	int alive;
+	/* Workers, each allocated on its own so pointers to it stay valid
+	 * while the array grows (TCP workers join at any time); at most
+	 * wmax of them in a run. */
+	struct worker **workers;
+	int nworkers, wcap, wmax;
+	int alive;			/* not dead; counts the nodes srun is
+					 * starting, and --listen's wait for
+					 * its first workers */
+
+	/* TCP workers: Slurm nodes started by srun, --listen */
+	uint8_t secret[PR_SECRET_LEN];
+	char *secret_path;		/* a private secret file we made */
+	struct lsn *lsns;
+	size_t nlsn;
+	int open_lsn;			/* listeners not yet closed */
+	struct lsn *joinable;		/* --listen's, or NULL */
+	bool waiting_joins;		/* --listen: counted in alive until
+					 * the connect deadline */
+	uint64_t join_deadline;
+	struct pr_srun *srun;		/* until closed */
+	bool srun_exited, srun_stopping, srun_closing;
 
 	struct pr_sched sched;
 	struct jobq pending;
@@ -451,7 +486,7 @@ worker_flush(struct worker *w)
 	char *data;
 	int rc;
 
-	if (w->wbuf.len == 0 || w->state == W_DEAD)
+	if (w->wbuf.len == 0 || w->state == W_DEAD || w->tr == NULL)
 		return;
 	data = pr_buf_detach(&w->wbuf, &len);
 	rc = pr_transport_send(w->tr, data, len);
@@ -563,13 +598,13 @@ place_job(struct run *r, struct job *j)
 			job_finish(r, j, PR_ST_ERROR, NULL, msg, NULL, 0);
 			return;
 		}
-		jobq_push(&r->workers[t->worker - 1].pinned, j);
+		jobq_push(&r->workers[t->worker - 1]->pinned, j);
 		return;
 	}
 	if (t->host != NULL) {
 		struct worker *best = NULL;
 		for (int i = 0; i < r->nworkers; i++) {
-			struct worker *w = &r->workers[i];
+			struct worker *w = r->workers[i];
 			if (w->state == W_DEAD || (strcmp(w->host, t->host) != 0 &&
 			    (w->spec == NULL || strcmp(w->spec->name,
 			    t->host) != 0)))
@@ -776,7 +811,7 @@ dispatch(struct run *r)
 	if (r->stopping || r->alive == 0)
 		return;
 
-	if (r->sched.kind == PR_SCHED_STATIC) {
+	if (r->sched.kind == PR_SCHED_STATIC && r->nworkers > 0) {
 		/* task i to worker (i-1) mod W, in order; a full worker
 		 * holds the line (that is what static means) */
 		for (;;) {
@@ -788,13 +823,13 @@ dispatch(struct run *r)
 
 			if (j == NULL || keep_order_blocked(r, j))
 				break;
-			w = &r->workers[pr_sched_static_worker(j->t->seq,
+			w = r->workers[pr_sched_static_worker(j->t->seq,
 			    r->nworkers)];
 			win = pr_sched_window(&r->sched, w->slots, b);
 			if (w->state == W_DEAD) {
 				/* its share goes to whoever is alive */
 				for (int k = 0; k < r->nworkers; k++) {
-					w = &r->workers[(j->t->seq + (uint64_t)k) %
+					w = r->workers[(j->t->seq + (uint64_t)k) %
 					    (uint64_t)r->nworkers];
 					if (w->state != W_DEAD)
 						break;
@@ -808,7 +843,7 @@ dispatch(struct run *r)
 	}
 
 	for (int i = 0; i < r->nworkers; i++) {
-		struct worker *w = &r->workers[i];
+		struct worker *w = r->workers[i];
 		unsigned b = pr_sched_batch(&r->sched, r->pending.n,
 		    r->input_done);
 		size_t win = pr_sched_window(&r->sched, w->slots, b);
@@ -858,16 +893,19 @@ all_work_done(const struct run *r)
 	if (!r->input_done || r->pending.n > 0 || r->inflight > 0)
 		return false;
 	for (int i = 0; i < r->nworkers; i++)
-		if (r->workers[i].pinned.n > 0)
+		if (r->workers[i]->pinned.n > 0)
 			return false;
 	return true;
 }
 
+static void stop_joining(struct run *r);
+
 static void
 shutdown_workers(struct run *r, const char *mode)
 {
+	stop_joining(r);
 	for (int i = 0; i < r->nworkers; i++) {
-		struct worker *w = &r->workers[i];
+		struct worker *w = r->workers[i];
 
 		if (w->state == W_READY || w->state == W_STARTING) {
 			/* one that has not said hello yet just gets EOF */
@@ -896,7 +934,7 @@ finish_if_done(struct run *r)
 			job_finish(r, j, PR_ST_LOST, NULL, "no worker left",
 			    NULL, 0);
 		for (int i = 0; i < r->nworkers; i++)
-			while ((j = jobq_pop(&r->workers[i].pinned)) != NULL)
+			while ((j = jobq_pop(&r->workers[i]->pinned)) != NULL)
 				job_finish(r, j, PR_ST_LOST, NULL,
 				    "no worker left", NULL, 0);
 		if (!r->input_done)
@@ -908,7 +946,7 @@ finish_if_done(struct run *r)
 			job_finish(r, j, PR_ST_CANCELLED, NULL,
 			    "not run: parrun was stopped", NULL, 0);
 		for (int i = 0; i < r->nworkers; i++)
-			while ((j = jobq_pop(&r->workers[i].pinned)) != NULL)
+			while ((j = jobq_pop(&r->workers[i]->pinned)) != NULL)
 				job_finish(r, j, PR_ST_CANCELLED, NULL,
 				    "not run: parrun was stopped", NULL, 0);
 		ring_stop(r);
@@ -923,9 +961,28 @@ static void
 close_handles_if_done(struct run *r)
 {
 	for (int i = 0; i < r->nworkers; i++)
-		if (!r->workers[i].closed)
+		if (!r->workers[i]->closed)
 			return;
 	if (!r->input_done && !r->stopping)
+		return;
+	stop_joining(r);
+	if (r->srun != NULL) {
+		/* the workers are gone, so the step ends; give srun a moment
+		 * to see that before it is told to */
+		if (!r->srun_exited) {
+			if (!r->srun_stopping) {
+				r->srun_stopping = true;
+				pr_srun_stop(r->srun, 3000);
+			}
+			return;
+		}
+		if (!r->srun_closing) {
+			r->srun_closing = true;
+			pr_srun_close(r->srun);
+		}
+		return;		/* until it is closed */
+	}
+	if (r->open_lsn > 0)
 		return;
 	if (!uv_is_closing((uv_handle_t *)&r->hb_timer)) {
 		ring_stop(r);	/* the reader must not wake us any more */
@@ -1017,6 +1074,8 @@ thread_budget(struct run *r, const struct worker *w, const struct pr_hello *h)
 	return t;
 }
 
+static void claim_node(struct worker *w);
+
 static void
 handle_hello(struct worker *w, const cJSON *msg)
 {
@@ -1042,8 +1101,11 @@ handle_hello(struct worker *w, const cJSON *msg)
 		worker_lost(w, why, false);
 		return;
 	}
-	if (!w->remote)
+	if (w->spec == NULL) {
 		snprintf(w->host, sizeof(w->host), "%s", h.host ? h.host : "?");
+		if (w->tcp)
+			claim_node(w);
+	}
 	w->pid = h.pid;
 	w->slots = h.slots > 0 ? h.slots : 1;
 
@@ -1056,6 +1118,9 @@ handle_hello(struct worker *w, const cJSON *msg)
 	wl.threads = thread_budget(r, w, &h);
 	wl.stream_output = r->cfg->out.line_buffer;
 	wl.session = r->session;
+	/* --timeout: the default limit of tasks that name none */
+	wl.timeout_ms = r->cfg->timeout > 0 ?
+	    (int64_t)ceil(r->cfg->timeout * 1000.0) : 0;
 	pr_msg_welcome(&w->wbuf, &wl);
 	if (r->bcast.len > 0)
 		pr_buf_add(&w->wbuf, r->bcast.data, r->bcast.len);
@@ -1410,30 +1475,66 @@ out:
 	return rc;
 }
 
-static int
-worker_start(struct run *r, struct worker *w, int index,
-    const struct pr_host *spec)
+/* A new worker at the end of the array, not started (NULL: no memory, or
+ * the run has its r->wmax workers already). */
+static struct worker *
+worker_new(struct run *r, const struct pr_host *spec)
 {
-	struct pr_transport_cb cb;
-	struct pr_errbuf eb = { 0, "" };
-	int rc;
+	struct worker *w;
 
-	memset(w, 0, sizeof(*w));
+	if (r->nworkers >= r->wmax)
+		return NULL;
+	if (r->nworkers == r->wcap) {
+		int cap = r->wcap > 0 ? r->wcap * 2 : 16;
+		struct worker **v;
+
+		if (cap > r->wmax)
+			cap = r->wmax;
+		v = realloc(r->workers, (size_t)cap * sizeof(*v));
+		if (v == NULL)
+			return NULL;
+		r->workers = v;
+		r->wcap = cap;
+	}
+	w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return NULL;
 	w->r = r;
-	w->index = index;
+	w->index = r->nworkers + 1;
 	w->state = W_STARTING;
 	w->spec = spec;
-	w->remote = spec != NULL && spec->via == PR_VIA_SSH;
-	w->slots = w->remote ? spec->slots : 1;
 	if (spec != NULL)
 		snprintf(w->host, sizeof(w->host), "%s", spec->name);
 	pr_framer_init(&w->fr, r->max_frame);
 	pr_buf_init(&w->wbuf, 0);
-	cb.arg = w;
-	cb.data = on_tr_data;
-	cb.eof = on_tr_eof;
-	cb.exited = on_tr_exited;
-	cb.closed = on_tr_closed;
+	r->workers[r->nworkers++] = w;
+	if (r->sched.nworkers < r->nworkers)
+		r->sched.nworkers = r->nworkers;
+	return w;
+}
+
+static void
+worker_callbacks(struct worker *w, struct pr_transport_cb *cb)
+{
+	cb->arg = w;
+	cb->data = on_tr_data;
+	cb->eof = on_tr_eof;
+	cb->exited = on_tr_exited;
+	cb->closed = on_tr_closed;
+}
+
+/* Start w: a local child, or an SSH connection. */
+static int
+worker_start(struct run *r, struct worker *w)
+{
+	const struct pr_host *spec = w->spec;
+	struct pr_transport_cb cb;
+	struct pr_errbuf eb = { 0, "" };
+	int rc;
+
+	w->remote = spec != NULL && spec->via == PR_VIA_SSH;
+	w->slots = w->remote ? spec->slots : 1;
+	worker_callbacks(w, &cb);
 	rc = start_transport(r, w, &cb, &eb);
 	if (rc < 0) {
 		pr_log_error("%s", pr_errmsg(&eb, rc));
@@ -1447,42 +1548,483 @@ worker_start(struct run *r, struct worker *w, int index,
 	return 0;
 }
 
-/* Workers: -j local ones, or per host: one per slot on local hosts, one
- * holding all the slots on a remote host (one SSH connection each). */
+/* ---- workers that connect back (Slurm nodes, --listen) ----------------- */
+
+static void
+lsn_close(struct lsn *ls)
+{
+	if (ls->l != NULL) {
+		pr_listener_close(ls->l);
+		ls->l = NULL;
+	}
+}
+
+static void
+on_lsn_closed(void *arg)
+{
+	struct lsn *ls = arg;
+
+	ls->closed = true;
+	ls->r->open_lsn--;
+	close_handles_if_done(ls->r);
+}
+
+/*
+ * A node whose worker will not come (never connected, or the run no
+ * longer waits for it): it is dead; tasks placed on it are lost.  why
+ * NULL: quietly (the run is ending anyway).
+ */
+static void
+node_gone(struct worker *w, const char *why)
+{
+	struct run *r = w->r;
+	struct job *j;
+
+	if (w->state == W_DEAD)
+		return;
+	if (why != NULL)
+		pr_log_error("node '%s' never connected%s", w->host, why);
+	w->state = W_DEAD;
+	w->closed = true;
+	w->dead_at = uv_now(&r->loop);
+	r->alive--;
+	if (w->lsn != NULL)
+		lsn_close(w->lsn);
+	while ((j = jobq_pop(&w->pinned)) != NULL)
+		job_finish(r, j, PR_ST_LOST, NULL, "its node never connected",
+		    w->host, w->index);
+}
+
+/*
+ * A worker that joined through --listen said hello from host h: if it
+ * is the worker of a Slurm node still expected (by name, or the short
+ * name), it takes the node's place, and the node's placeholder goes.
+ */
+static void
+claim_node(struct worker *w)
+{
+	struct run *r = w->r;
+	size_t hl = strcspn(w->host, ".");
+	struct worker *p = NULL;
+	struct job *j;
+
+	for (int i = 0; i < r->nworkers && p == NULL; i++) {
+		struct worker *c = r->workers[i];
+		size_t cl;
+
+		if (!c->node || c->tr != NULL || c->state != W_STARTING)
+			continue;
+		cl = strcspn(c->host, ".");
+		if (strcmp(c->host, w->host) == 0 || (cl == hl &&
+		    strncmp(c->host, w->host, hl) == 0))
+			p = c;
+	}
+	if (p == NULL)
+		return;
+	w->spec = p->spec;
+	w->node = true;
+	snprintf(w->host, sizeof(w->host), "%s", p->host);
+	while ((j = jobq_pop(&p->pinned)) != NULL)
+		jobq_push(&w->pinned, j);
+	pr_log_debug("worker %d is node '%s'", w->index, w->host);
+	node_gone(p, NULL);
+}
+
+static void
+on_lsn_accepted(void *arg, struct pr_transport *t, const char *peer)
+{
+	struct lsn *ls = arg;
+	struct run *r = ls->r;
+	struct worker *w = ls->node;
+	struct pr_transport_cb cb;
+
+	if (w != NULL) {
+		/* the node's own port: it takes one worker */
+		lsn_close(ls);
+		if (w->state != W_STARTING || w->tr != NULL) {
+			pr_log_warn("node '%s': worker from '%s' came too "
+			    "late: dropped", w->host, peer);
+			pr_transport_close(t);
+			return;
+		}
+	} else {
+		if (r->stopping || r->shutting_down ||
+		    (w = worker_new(r, NULL)) == NULL) {
+			pr_log_warn("refused worker from '%s': %s", peer,
+			    r->stopping || r->shutting_down ?
+			    "the run is ending" : "too many workers "
+			    "(--max-workers)");
+			pr_transport_close(t);
+			return;
+		}
+		w->remote = true;
+		w->tcp = true;
+		w->slots = 1;
+		snprintf(w->host, sizeof(w->host), "%s", peer);
+		r->alive++;
+	}
+	w->tr = t;
+	w->started_at = uv_now(&r->loop);
+	w->last_seen = w->started_at;
+	worker_callbacks(w, &cb);
+	pr_transport_tcp_attach(t, &cb);
+	pr_log_info("worker %d connected from '%s'%s%s%s", w->index, peer,
+	    w->node ? " (node '" : "", w->node ? w->host : "",
+	    w->node ? "')" : "");
+}
+
 static int
-start_workers(struct run *r)
+lsn_start(struct run *r, struct lsn *ls, const char *addr,
+    struct pr_errbuf *eb)
+{
+	struct pr_listener_cb cb;
+	int rc;
+
+	memset(&cb, 0, sizeof(cb));
+	cb.arg = ls;
+	cb.accepted = on_lsn_accepted;
+	cb.closed = on_lsn_closed;
+	ls->r = r;
+	rc = pr_listener_start(&r->loop, addr, r->secret, NULL, &cb, &ls->l,
+	    eb);
+	if (rc < 0) {
+		ls->l = NULL;
+		ls->closed = true;
+		return rc;
+	}
+	r->open_lsn++;
+	return 0;
+}
+
+/* No more workers join: listeners closed, --listen's wait over, Slurm
+ * nodes not connected yet given up (quietly: the run is ending). */
+static void
+stop_joining(struct run *r)
+{
+	for (size_t i = 0; i < r->nlsn; i++)
+		lsn_close(&r->lsns[i]);
+	if (r->waiting_joins) {
+		r->waiting_joins = false;
+		r->alive--;
+	}
+	for (int i = 0; i < r->nworkers; i++) {
+		struct worker *w = r->workers[i];
+
+		if (w->node && w->tr == NULL)
+			node_gone(w, NULL);
+	}
+}
+
+static void
+on_srun_exited(void *arg, long status, int sig)
+{
+	struct run *r = arg;
+	char why[128];
+
+	r->srun_exited = true;
+	if (!r->shutting_down && !r->srun_stopping) {
+		if (sig != 0)
+			snprintf(why, sizeof(why), "srun was killed by signal "
+			    "%d", sig);
+		else
+			snprintf(why, sizeof(why), "srun exited with status "
+			    "%ld", status);
+		pr_log_warn("%s while the run went on", why);
+		for (int i = 0; i < r->nworkers; i++) {
+			struct worker *w = r->workers[i];
+			char msg[160];
+
+			if (w->node && w->tr == NULL) {
+				snprintf(msg, sizeof(msg), ": %s", why);
+				node_gone(w, msg);
+			}
+		}
+	}
+	close_handles_if_done(r);
+}
+
+static void
+on_srun_closed(void *arg)
+{
+	struct run *r = arg;
+
+	r->srun = NULL;
+	close_handles_if_done(r);
+}
+
+/* "HOST:0", with IPv6 addresses in brackets. */
+static void
+any_port(char *out, size_t n, const char *host)
+{
+	if (strchr(host, ':') != NULL)
+		snprintf(out, n, "[%s]:0", host);
+	else
+		snprintf(out, n, "%s:0", host);
+}
+
+/*
+ * One srun step for the Slurm nodes: each node gets a placeholder
+ * worker (it counts as alive: srun is starting it) and, unless --listen
+ * gave a fixed port, a listener of its own on the address the nodes
+ * reach, so the connection names the node whatever its hostname says.
+ * A failure to start srun leaves every node dead with the reason.
+ */
+static int
+start_srun(struct run *r, size_t nnodes, struct pr_errbuf *eb)
 {
 	const struct pr_hosts *hs = r->cfg->hosts;
-	int n = 0;
+	struct pr_srun_rank *ranks = NULL;
+	struct pr_srun_opts so;
+	struct pr_srun_cb scb;
+	struct lsn *shared = NULL;
+	char host[256], addr[300];
+	char **conn = NULL, **srun_argv = NULL, *srun_store = NULL;
+	size_t k = 0, nsrun_argv = 0;
+	int port = 0, rc;
 
-	if (hs == NULL || hs->n == 0) {
-		r->nworkers = r->cfg->jobs;
-		r->local_slots = r->cfg->jobs;
+	ranks = calloc(nnodes, sizeof(*ranks));
+	conn = calloc(nnodes, sizeof(*conn));
+	if (ranks == NULL || conn == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if (r->cfg->listen != NULL) {
+		rc = pr_tcp_parse_addr(r->cfg->listen, host, sizeof(host),
+		    &port, eb);
+		if (rc < 0)
+			goto out;
 	} else {
-		for (size_t i = 0; i < hs->n; i++) {
-			bool local = hs->v[i].via == PR_VIA_LOCAL;
-
-			n += local ? hs->v[i].slots : 1;
-			if (local)
-				r->local_slots += hs->v[i].slots;
-		}
-		r->nworkers = n;
+		rc = pr_srun_listen_addr(hs, pr_env_process, NULL, host,
+		    sizeof(host), eb);
+		if (rc < 0)
+			goto out;
 	}
-	r->workers = calloc((size_t)r->nworkers, sizeof(*r->workers));
-	if (r->workers == NULL)
-		return -ENOMEM;
-	if (hs == NULL || hs->n == 0) {
-		for (int i = 0; i < r->nworkers; i++)
-			worker_start(r, &r->workers[i], i + 1, NULL);
-		return 0;
+	if (port != 0) {
+		/* one port for all: nodes are told apart by their names */
+		shared = &r->lsns[r->nlsn++];
+		rc = lsn_start(r, shared, r->cfg->listen, eb);
+		if (rc < 0)
+			goto out;
+		r->joinable = shared;
 	}
-	n = 0;
 	for (size_t i = 0; i < hs->n; i++) {
 		const struct pr_host *h = &hs->v[i];
-		int k = h->via == PR_VIA_LOCAL ? h->slots : 1;
+		struct worker *w;
 
-		for (int j = 0; j < k; j++, n++)
-			worker_start(r, &r->workers[n], n + 1, h);
+		if (h->via != PR_VIA_SRUN)
+			continue;
+		w = worker_new(r, h);
+		if (w == NULL) {
+			rc = pr_err(eb, -ENOMEM, "too many workers");
+			goto out;
+		}
+		w->remote = true;
+		w->node = true;
+		w->tcp = true;
+		w->slots = h->slots;
+		r->alive++;
+		if (shared == NULL) {
+			struct lsn *ls = &r->lsns[r->nlsn++];
+
+			any_port(addr, sizeof(addr), host);
+			ls->node = w;
+			w->lsn = ls;
+			rc = lsn_start(r, ls, addr, eb);
+			if (rc < 0)
+				goto out;
+		}
+		conn[k] = strdup(pr_listener_addr(shared != NULL ? shared->l :
+		    w->lsn->l));
+		if (conn[k] == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		ranks[k].node = h->name;
+		ranks[k].slots = h->slots;
+		ranks[k].connect = conn[k];
+		k++;
+	}
+	memset(&so, 0, sizeof(so));
+	if (r->cfg->srun != NULL) {
+		rc = split_command(r->cfg->srun, &srun_argv, &nsrun_argv,
+		    &srun_store);
+		if (rc < 0)
+			goto out;
+		so.srun = srun_argv;
+	}
+	so.worker = r->cfg->remote_worker != NULL ? r->cfg->remote_worker :
+	    r->cfg->worker_path;
+	so.max_frame = r->max_frame;
+	memset(&scb, 0, sizeof(scb));
+	scb.arg = r;
+	scb.exited = on_srun_exited;
+	scb.closed = on_srun_closed;
+	rc = pr_srun_start(&r->loop, &so, ranks, k, r->secret, &scb,
+	    &r->srun, eb);
+	if (rc < 0)
+		goto out;
+	pr_log_info("srun (pid %ld) starts workers on %zu node%s, connecting "
+	    "to %s", pr_srun_pid(r->srun), k, k == 1 ? "" : "s",
+	    shared != NULL ? pr_listener_addr(shared->l) : host);
+out:
+	if (rc < 0) {
+		for (int i = 0; i < r->nworkers; i++)
+			if (r->workers[i]->node)
+				node_gone(r->workers[i], NULL);
+		stop_joining(r);
+	}
+	for (int i = 0; i < r->nworkers; i++)
+		if (r->workers[i]->node)
+			r->workers[i]->started_at = uv_now(&r->loop);
+	for (size_t i = 0; conn != NULL && i < nnodes; i++)
+		free(conn[i]);
+	free(conn);
+	free(ranks);
+	free(srun_argv);
+	free(srun_store);
+	return rc;
+}
+
+/* --listen without Slurm nodes: any worker with the secret may join. */
+static int
+start_listen(struct run *r, struct pr_errbuf *eb)
+{
+	const char *path = r->cfg->secret_file != NULL ? r->cfg->secret_file :
+	    r->secret_path;
+	const char *worker = r->cfg->remote_worker != NULL ?
+	    r->cfg->remote_worker : "parrun-worker";
+	struct lsn *ls = &r->lsns[r->nlsn++];
+	const char *addr;
+	int rc;
+
+	rc = lsn_start(r, ls, r->cfg->listen, eb);
+	if (rc < 0)
+		return rc;
+	r->joinable = ls;
+	/* until the deadline, no worker yet is not "no worker left" */
+	r->waiting_joins = true;
+	r->alive++;
+	r->join_deadline = uv_now(&r->loop) +
+	    (uint64_t)r->cfg->ssh.connect_timeout_ms;
+	addr = pr_listener_addr(ls->l);
+	pr_log_warn("listening for workers on %s; start them with: %s "
+	    "--connect %s --secret-file %s", addr, worker, addr, path);
+	return 0;
+}
+
+/*
+ * The run's secret, for workers that connect back: --secret-file's (made
+ * with a fresh secret when the file does not exist), else a fresh one;
+ * --listen without --secret-file writes it to a private file for the
+ * workers started by hand (removed at the end).
+ */
+static int
+setup_secret(struct run *r, bool nodes, struct pr_errbuf *eb)
+{
+	const char *path = r->cfg->secret_file;
+	int rc;
+
+	if (path != NULL) {
+		rc = pr_secret_read_file(path, r->secret, eb);
+		if (rc != -ENOENT)
+			return rc;
+		if ((rc = pr_secret_generate(r->secret)) < 0)
+			return pr_err(eb, rc, "cannot make a secret");
+		rc = pr_secret_write_file(path, r->secret, eb);
+		if (rc == -EEXIST)	/* made meanwhile: use that one */
+			return pr_secret_read_file(path, r->secret, eb);
+		if (rc == 0)
+			pr_log_info("wrote a new secret to '%s'", path);
+		return rc;
+	}
+	if ((rc = pr_secret_generate(r->secret)) < 0)
+		return pr_err(eb, rc, "cannot make a secret");
+	if (r->cfg->listen != NULL && !nodes)
+		rc = pr_secret_write_private(NULL, r->secret, &r->secret_path,
+		    eb);
+	return rc;
+}
+
+/* Workers: -j local ones, or per host: one per slot on local hosts, one
+ * holding all the slots on a remote host (one SSH connection each); one
+ * srun step for the Slurm nodes; a listener for --listen. */
+static int
+start_workers(struct run *r, struct pr_errbuf *eb)
+{
+	const struct pr_hosts *hs = r->cfg->hosts;
+	size_t nnodes = 0;
+	long initial = 0;
+	int rc;
+
+	if (hs == NULL || hs->n == 0) {
+		initial = r->cfg->jobs;
+	} else {
+		for (size_t i = 0; i < hs->n; i++) {
+			initial += hs->v[i].via == PR_VIA_LOCAL ?
+			    hs->v[i].slots : 1;
+			if (hs->v[i].via == PR_VIA_SRUN)
+				nnodes++;
+		}
+	}
+	r->wmax = r->cfg->max_workers > 0 ? r->cfg->max_workers :
+	    PR_MAX_WORKERS;
+	if (initial > r->wmax) {
+		if (r->cfg->max_workers > 0)
+			return pr_err(eb, PR_ELIMIT, "%ld workers, more than "
+			    "--max-workers %d", initial, r->wmax);
+		r->wmax = (int)initial;
+	}
+	if (nnodes > 0 || r->cfg->listen != NULL) {
+		rc = setup_secret(r, nnodes > 0, eb);
+		if (rc < 0)
+			return rc;
+		r->lsns = calloc(nnodes + 1, sizeof(*r->lsns));
+		if (r->lsns == NULL)
+			return -ENOMEM;
+	}
+	/* first, so a failure leaves nothing behind */
+	if (nnodes == 0 && r->cfg->listen != NULL &&
+	    (rc = start_listen(r, eb)) < 0)
+		return rc;
+	if (hs == NULL || hs->n == 0) {
+		r->local_slots = r->cfg->jobs;
+		for (int i = 0; i < r->cfg->jobs; i++) {
+			struct worker *w = worker_new(r, NULL);
+
+			if (w == NULL)
+				return -ENOMEM;
+			worker_start(r, w);
+		}
+	} else {
+		for (size_t i = 0; i < hs->n; i++) {
+			const struct pr_host *h = &hs->v[i];
+			int k = h->via == PR_VIA_LOCAL ? h->slots : 1;
+
+			if (h->via == PR_VIA_SRUN)
+				continue;
+			if (h->via == PR_VIA_LOCAL)
+				r->local_slots += h->slots;
+			for (int j = 0; j < k; j++) {
+				struct worker *w = worker_new(r, h);
+
+				if (w == NULL)
+					return -ENOMEM;
+				worker_start(r, w);
+			}
+		}
+	}
+	if (nnodes > 0) {
+		struct pr_errbuf seb = { 0, "" };
+
+		rc = start_srun(r, nnodes, &seb);
+		if (rc < 0) {
+			/* the other workers (if any) go on without them */
+			pr_log_error("cannot start workers on the Slurm "
+			    "nodes: %s", pr_errmsg(&seb, rc));
+			if (r->alive == 0 && r->rc == 0)
+				r->rc = pr_err(r->eb, PR_ENOWORKER, "no worker "
+				    "could be started");
+		}
 	}
 	return 0;
 }
@@ -1499,7 +2041,7 @@ iterate(struct run *r)
 	dispatch(r);
 	finish_if_done(r);
 	for (int i = 0; i < r->nworkers; i++)
-		worker_flush(&r->workers[i]);
+		worker_flush(r->workers[i]);
 	close_handles_if_done(r);
 	/* results become durable before their output is written */
 	if (r->jn != NULL && !r->journal_failed &&
@@ -1530,9 +2072,21 @@ on_hb(uv_timer_t *t)
 	struct run *r = t->data;
 	uint64_t now = uv_now(&r->loop);
 	bool hb_due = now - r->last_hb >= (uint64_t)r->cfg->hb_ms;
+	uint64_t connect_ms = (uint64_t)r->cfg->ssh.connect_timeout_ms;
+
+	if (r->waiting_joins && now >= r->join_deadline) {
+		r->waiting_joins = false;
+		r->alive--;
+		if (r->alive == 0)
+			pr_log_error("no worker connected to '%s' within "
+			    "%.3g s", r->joinable != NULL &&
+			    r->joinable->l != NULL ?
+			    pr_listener_addr(r->joinable->l) : r->cfg->listen,
+			    (double)connect_ms / 1000.0);
+	}
 
 	for (int i = 0; i < r->nworkers; i++) {
-		struct worker *w = &r->workers[i];
+		struct worker *w = r->workers[i];
 
 		if (w->state == W_DEAD) {
 			/* given up on but still there: no more waiting */
@@ -1541,11 +2095,23 @@ on_hb(uv_timer_t *t)
 				w->tr->ops->kill(w->tr, SIGKILL);
 			continue;
 		}
-		if (w->state == W_STARTING &&
-		    now - w->started_at > 2 * (uint64_t)r->cfg->hb_ms +
-		    (w->remote ? (uint64_t)r->cfg->ssh.connect_timeout_ms :
-		    0)) {
-			worker_lost(w, "no hello in time", true);
+		if (w->node && w->tr == NULL) {
+			/* srun is starting it: the connect deadline */
+			if (now - w->started_at > connect_ms) {
+				char why[64];
+
+				snprintf(why, sizeof(why), " (within %.3g s "
+				    "of srun's start)", (double)connect_ms /
+				    1000.0);
+				node_gone(w, why);
+			}
+			continue;
+		}
+		if (w->state == W_STARTING) {
+			/* it has said nothing yet: no heartbeats to miss */
+			if (now - w->started_at > 2 * (uint64_t)r->cfg->hb_ms +
+			    (w->remote ? connect_ms : 0))
+				worker_lost(w, "no hello in time", true);
 			continue;
 		}
 		if (now - w->last_seen > 3 * (uint64_t)r->cfg->hb_ms) {
@@ -1578,9 +2144,13 @@ on_signal(uv_signal_t *s, int signum)
 		/* second Ctrl-C: stop everything now */
 		pr_log_error("interrupted again: killing every task now");
 		for (int i = 0; i < r->nworkers; i++) {
-			struct worker *w = &r->workers[i];
+			struct worker *w = r->workers[i];
 			if (w->state != W_DEAD && w->tr != NULL)
 				w->tr->ops->kill(w->tr, SIGTERM);
+		}
+		if (r->srun != NULL && !r->srun_exited) {
+			r->srun_stopping = true;
+			pr_srun_stop(r->srun, 0);
 		}
 		return;
 	}
@@ -1594,7 +2164,7 @@ on_signal(uv_signal_t *s, int signum)
 	    signum == SIGINT ? "interrupted" : "terminated");
 	ring_stop(r);
 	for (int i = 0; i < r->nworkers; i++) {
-		struct worker *w = &r->workers[i];
+		struct worker *w = r->workers[i];
 		if (w->state == W_READY)
 			for (struct job *j = w->flights; j; j = j->wnext)
 				pr_msg_cancel(&w->wbuf, j->t->seq, j->attempt,
@@ -1842,13 +2412,18 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	uv_signal_start(&r->sigint, on_signal, SIGINT);
 	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
 
-	rc = start_workers(r);
-	if (rc < 0) {
-		pr_err(eb, rc, "cannot start workers: %s", pr_strerror(rc));
-		goto out_input;
+	pr_sched_init(&r->sched, cfg->schedule, cfg->batch, 1);
+	{
+		struct pr_errbuf seb = { 0, "" };
+
+		rc = start_workers(r, &seb);
+		if (rc < 0) {
+			pr_err(eb, rc, "cannot start workers: %s",
+			    pr_errmsg(&seb, rc));
+			goto out_input;
+		}
 	}
-	pr_sched_init(&r->sched, cfg->schedule, cfg->batch, r->nworkers);
-	if (r->alive == 0) {
+	if (r->alive == 0 && r->rc == 0) {
 		/* the input is still read, so every task gets its record */
 		r->rc = pr_err(eb, PR_ENOWORKER, "no worker could be started "
 		    "(is '%s' installed?)", cfg->worker_path);
@@ -1899,12 +2474,21 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	for (struct job *j; (j = jobq_pop(&r->pending)) != NULL;)
 		job_free(j);
 	for (int i = 0; i < r->nworkers; i++) {
-		for (struct job *j; (j = jobq_pop(&r->workers[i].pinned)) != NULL;)
+		struct worker *w = r->workers[i];
+
+		for (struct job *j; (j = jobq_pop(&w->pinned)) != NULL;)
 			job_free(j);
-		pr_framer_release(&r->workers[i].fr);
-		pr_buf_release(&r->workers[i].wbuf);
+		pr_framer_release(&w->fr);
+		pr_buf_release(&w->wbuf);
+		free(w);
 	}
 	free(r->workers);
+	free(r->lsns);
+	if (r->secret_path != NULL) {
+		pr_secret_remove(r->secret_path);
+		free(r->secret_path);
+	}
+	pr_secret_wipe(r->secret, sizeof(r->secret));
 	free(r->table);
 out_input:
 	pr_input_free(r->in);

@@ -26,14 +26,32 @@
 #include "sched.h"
 #include "transport.h"
 
+#define PR_MAX_WORKERS	4096	/* default cap on the workers of a run */
+
 struct pr_config {
 	int jobs;			/* local workers */
 	const char *worker_path;	/* parrun-worker program */
 	/* hosts (--machinefile, -S); NULL: -j local workers */
 	const struct pr_hosts *hosts;
-	const char *remote_worker;	/* parrun-worker on remote hosts */
+	const char *remote_worker;	/* parrun-worker on remote hosts and
+					 * Slurm nodes (there default:
+					 * worker_path) */
 	const char *ssh_command;	/* OpenSSH client instead of libssh2 */
+	/* ssh.connect_timeout_ms is also the deadline of workers that
+	 * connect back (Slurm nodes from srun's start, --listen) */
 	struct pr_ssh_opts ssh;
+	/*
+	 * Workers that connect back over TCP.  Hosts with via PR_VIA_SRUN
+	 * (a Slurm allocation) get one srun step (launch_srun.h) whose
+	 * workers connect to listeners on an address of this host that
+	 * routes to the nodes (or listen's address).  listen alone: any
+	 * worker holding the secret may join (parrun-worker --connect).
+	 */
+	const char *listen;		/* --listen ADDR:PORT, or NULL */
+	const char *secret_file;	/* --secret-file FILE, or NULL */
+	const char *srun;		/* srun and its arguments, split on
+					 * blanks; NULL: "srun" */
+	int max_workers;		/* workers in a run; 0: PR_MAX_WORKERS */
 	enum pr_schedule schedule;
 	unsigned batch;			/* 0: auto */
 	size_t max_frame;
