@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -606,7 +608,82 @@ conf_ctld_addr(const char *path, char *out, size_t outlen)
 	return found;
 }
 
-#define ROUTE_TRIES 4	/* node names tried; each may cost a DNS query */
+#define ROUTE_TRIES	4	/* node names tried */
+#define ROUTE_WAIT_MS	1000	/* for their names to resolve */
+#define ROUTE_CANDS	(ROUTE_TRIES + 1)	/* and the controller */
+
+/*
+ * The lookups run in threads of their own, so a name server that does
+ * not answer (20 s per name is common) costs ROUTE_WAIT_MS, not minutes:
+ * a thread still blocked then finishes on its own and frees the shared
+ * state last.
+ */
+struct route_ctx {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int refs;
+	int n;
+	char name[ROUTE_CANDS][256];
+	char addr[ROUTE_CANDS][64];
+	bool done[ROUTE_CANDS];
+	bool ok[ROUTE_CANDS];
+};
+
+struct route_arg {
+	struct route_ctx *c;
+	int i;
+};
+
+static void
+route_unref(struct route_ctx *c)
+{
+	bool last;
+
+	pthread_mutex_lock(&c->mu);
+	last = --c->refs == 0;
+	pthread_mutex_unlock(&c->mu);
+	if (last) {
+		pthread_mutex_destroy(&c->mu);
+		pthread_cond_destroy(&c->cv);
+		free(c);
+	}
+}
+
+static void *
+route_main(void *p)
+{
+	struct route_arg *a = p;
+	struct route_ctx *c = a->c;
+	int i = a->i;
+	char addr[64];
+	bool ok;
+
+	free(a);
+	ok = pr_tcp_route_addr(c->name[i], addr, sizeof(addr), NULL) == 0;
+	pthread_mutex_lock(&c->mu);
+	c->done[i] = true;
+	c->ok[i] = ok;
+	if (ok)
+		memcpy(c->addr[i], addr, sizeof(addr));
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	route_unref(c);
+	return NULL;
+}
+
+/* The first candidate (in order) that routes, once every one before it
+ * has failed; -1 while that is not known; -2 when all failed. */
+static int
+route_pick(const struct route_ctx *c)
+{
+	for (int i = 0; i < c->n; i++) {
+		if (!c->done[i])
+			return -1;
+		if (c->ok[i])
+			return i;
+	}
+	return -2;
+}
 
 int
 pr_srun_listen_addr(const struct pr_hosts *hs, pr_getenv_fn get,
@@ -614,7 +691,9 @@ pr_srun_listen_addr(const struct pr_hosts *hs, pr_getenv_fn get,
 {
 	const char *me = get("SLURMD_NODENAME", ctx), *conf;
 	char self[256], ctld[256];
-	size_t tried = 0;
+	struct route_ctx *c;
+	struct timespec until;
+	int pick = -2, nctld = -1;
 
 	if (me == NULL || me[0] == '\0') {
 		if (gethostname(self, sizeof(self) - 1) == 0) {
@@ -624,31 +703,82 @@ pr_srun_listen_addr(const struct pr_hosts *hs, pr_getenv_fn get,
 			me = "";
 		}
 	}
-	/* another node first, then this one */
-	for (int pass = 0; pass < 2; pass++) {
-		for (size_t i = 0; i < hs->n && tried < ROUTE_TRIES; i++) {
-			const char *name = hs->v[i].name;
-
-			if (same_host(name, me) != (pass == 1))
-				continue;
-			tried++;
-			if (pr_tcp_route_addr(name, out, outlen, NULL) == 0) {
-				pr_log_debug("listening on %s, the address "
-				    "that routes to node '%s'", out, name);
-				return 0;
-			}
-		}
-	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return -ENOMEM;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	c->refs = 1;
+	/* another node first, then this one (whose own name may resolve
+	 * to a loopback address), then the controller */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < hs->n && c->n < ROUTE_TRIES; i++)
+			if (same_host(hs->v[i].name, me) == (pass == 1))
+				snprintf(c->name[c->n++], sizeof(c->name[0]),
+				    "%s", hs->v[i].name);
 	conf = get("SLURM_CONF", ctx);
 	if (working_cluster_addr(get("SLURM_WORKING_CLUSTER", ctx), ctld,
 	    sizeof(ctld)) || conf_ctld_addr(conf != NULL ? conf :
 	    "/etc/slurm/slurm.conf", ctld, sizeof(ctld))) {
-		if (pr_tcp_route_addr(ctld, out, outlen, NULL) == 0) {
-			pr_log_debug("listening on %s, the address that "
-			    "routes to the Slurm controller '%s'", out, ctld);
-			return 0;
+		nctld = c->n;
+		snprintf(c->name[c->n++], sizeof(c->name[0]), "%s", ctld);
+	}
+	for (int i = 0; i < c->n; i++) {
+		struct route_arg *a = malloc(sizeof(*a));
+		pthread_attr_t attr;
+		pthread_t th;
+		int rc;
+
+		if (a == NULL) {
+			c->done[i] = true;
+			continue;
+		}
+		a->c = c;
+		a->i = i;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		pthread_mutex_lock(&c->mu);
+		c->refs++;
+		pthread_mutex_unlock(&c->mu);
+		rc = pthread_create(&th, &attr, route_main, a);
+		pthread_attr_destroy(&attr);
+		if (rc != 0) {
+			free(a);
+			pthread_mutex_lock(&c->mu);
+			c->refs--;
+			c->done[i] = true;
+			pthread_mutex_unlock(&c->mu);
 		}
 	}
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ROUTE_WAIT_MS / 1000;
+	until.tv_nsec += (long)(ROUTE_WAIT_MS % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&c->mu);
+	while ((pick = route_pick(c)) == -1)
+		if (pthread_cond_timedwait(&c->cv, &c->mu, &until) != 0)
+			break;
+	if (pick == -1) {
+		/* out of time: the best of what has answered */
+		for (int i = 0; i < c->n && pick < 0; i++)
+			if (c->done[i] && c->ok[i])
+				pick = i;
+	}
+	if (pick >= 0 && strlen(c->addr[pick]) < outlen) {
+		memcpy(out, c->addr[pick], strlen(c->addr[pick]) + 1);
+		pr_log_debug("listening on %s, the address that routes to %s "
+		    "'%s'", out, pick == nctld ? "the Slurm controller" :
+		    "node", c->name[pick]);
+	} else {
+		pick = -2;
+	}
+	pthread_mutex_unlock(&c->mu);
+	route_unref(c);
+	if (pick >= 0)
+		return 0;
 	return pr_err(eb, PR_ECONFIG, "cannot tell which address of this "
 	    "host the nodes reach (their names do not resolve here): give "
 	    "one with --listen ADDR:0");

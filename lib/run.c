@@ -963,8 +963,9 @@ close_handles_if_done(struct run *r)
 	for (int i = 0; i < r->nworkers; i++)
 		if (!r->workers[i]->closed)
 			return;
-	if (!r->input_done && !r->stopping)
-		return;
+	if ((!r->input_done && !r->stopping) ||
+	    (r->waiting_joins && !r->shutting_down))
+		return;		/* work is left, or workers may still come */
 	stop_joining(r);
 	if (r->srun != NULL) {
 		/* the workers are gone, so the step ends; give srun a moment
@@ -1873,6 +1874,9 @@ out:
 				node_gone(r->workers[i], NULL);
 		stop_joining(r);
 	}
+	/* the deadline starts now (finding the address may have taken a
+	 * while: the loop's clock is from before) */
+	uv_update_time(&r->loop);
 	for (int i = 0; i < r->nworkers; i++)
 		if (r->workers[i]->node)
 			r->workers[i]->started_at = uv_now(&r->loop);
