@@ -1,11 +1,26 @@
 /*
  * exec.c - command tasks of parrun-worker (see worker.h).
  *
- * A command runs in its own session (UV_PROCESS_DETACHED: setsid in the
- * child), so its process group is its pid and a timeout or cancel can
- * signal everything it started: TERM to the group, KILL to the group
- * after a grace period.  stdin is /dev/null; stdout and stderr are fresh
- * pipes read straight into per-stream buffers (no copy).  Up to W.chunk
+ * A command runs in its own session (setsid in the child), so its
+ * process group is its pid and a timeout or cancel can signal everything
+ * it started: TERM to the group, KILL to the group after a grace period.
+ * stdin is /dev/null; stdout and stderr are fresh pipes read straight
+ * into per-stream buffers (no copy).
+ *
+ * The worker forks and execs commands itself rather than with uv_spawn(),
+ * for one thing uv_spawn() cannot do: the child asks for SIGKILL when its
+ * parent dies (PR_SET_PDEATHSIG) before it execs the command, so a worker
+ * killed with SIGKILL, which cannot stop its tasks, leaves no task
+ * behind.  The signal is tied to the thread that forked; every command
+ * is forked by the loop thread, which lives as long as the process.  The
+ * child then checks that its parent is still the worker (it may have died
+ * between fork and prctl), and an exec error comes back through a
+ * close-on-exec pipe, as in libuv.  This costs no extra exec (an exec
+ * shim would: the worker binary, with OpenBLAS, takes ~25 ms to start).
+ * Exits are collected with waitpid() on SIGCHLD, for the running
+ * commands only (a uv_signal_t).  What the task itself starts is not
+ * covered (PDEATHSIG is not inherited by forks), nor a set-user-ID
+ * program, for which the kernel clears it.  Up to W.chunk
  * bytes per stream stay in memory for the result; beyond that they go
  * out as "output" messages of at most W.chunk bytes, in order, so the
  * coordinator can rebuild the exact bytes.  With stream_output the
@@ -17,14 +32,17 @@
  * and buffers are freed only then (libuv rules).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "worker.h"
@@ -34,7 +52,6 @@
 struct w_exec {
 	struct w_task *t;
 	struct w_slot *slot;
-	uv_process_t proc;
 	uv_pipe_t pipe[2];		/* stdout, stderr */
 	uv_timer_t timer;		/* timeout, then TERM -> KILL */
 	struct pr_buf buf[2];
@@ -252,14 +269,13 @@ on_close(uv_handle_t *h)
 static void
 close_all(struct w_exec *e)
 {
-	uv_handle_t *h[4];
+	uv_handle_t *h[3];
 	int i;
 
-	h[0] = (uv_handle_t *)&e->proc;
-	h[1] = (uv_handle_t *)&e->pipe[0];
-	h[2] = (uv_handle_t *)&e->pipe[1];
-	h[3] = (uv_handle_t *)&e->timer;
-	for (i = 0; i < 4; i++)
+	h[0] = (uv_handle_t *)&e->pipe[0];
+	h[1] = (uv_handle_t *)&e->pipe[1];
+	h[2] = (uv_handle_t *)&e->timer;
+	for (i = 0; i < 3; i++)
 		if (h[i]->type != UV_UNKNOWN_HANDLE && !uv_is_closing(h[i]))
 			uv_close(h[i], on_close);
 }
@@ -286,14 +302,57 @@ maybe_finish(struct w_exec *e)
 }
 
 static void
-on_exit_cb(uv_process_t *p, int64_t status, int sig)
+on_exit_status(struct w_exec *e, int status)
 {
-	struct w_exec *e = p->data;
-
 	e->exited = true;
-	e->exit_status = status;
-	e->term_signal = sig;
+	e->exit_status = WIFEXITED(status) ? WEXITSTATUS(status) : 0;
+	e->term_signal = WIFSIGNALED(status) ? WTERMSIG(status) : 0;
 	maybe_finish(e);
+}
+
+/*
+ * SIGCHLD: reap the commands that have exited.  Signals merge, so every
+ * running command is looked at; only their pids are waited for.
+ */
+static void
+on_sigchld(uv_signal_t *h, int sig)
+{
+	struct w_exec *e;
+	pid_t pid;
+	int i, status;
+
+	(void)h;
+	(void)sig;
+	for (i = 0; W.slot != NULL && i < W.slots; i++) {
+		if (W.slot[i].cmd == NULL)
+			continue;
+		e = W.slot[i].cmd->exec;
+		if (e == NULL || !e->spawned || e->exited)
+			continue;
+		do
+			pid = waitpid(e->pid, &status, WNOHANG);
+		while (pid < 0 && errno == EINTR);
+		if (pid == e->pid)
+			on_exit_status(e, status);
+		else if (pid < 0)
+			w_fatal(-errno, "cannot wait for a task");
+	}
+}
+
+static uv_signal_t sigchld;
+
+void
+w_exec_init(void)
+{
+	int rc;
+
+	/* before the first fork, so no exit goes unnoticed */
+	rc = uv_signal_init(W.loop, &sigchld);
+	if (rc == 0)
+		rc = uv_signal_start(&sigchld, on_sigchld, SIGCHLD);
+	if (rc < 0)
+		w_fatal(rc, "cannot watch for SIGCHLD");
+	uv_unref((uv_handle_t *)&sigchld);
 }
 
 static void
@@ -442,6 +501,159 @@ w_exec_throttle(struct w_task *t, bool pause)
 	}
 }
 
+/* ---- spawn --------------------------------------------------------------- */
+
+/* What failed in the child, sent back with its errno. */
+enum {
+	CHILD_SETUP = 1,
+	CHILD_CHDIR,
+	CHILD_EXEC,
+};
+
+static int
+cloexec_pipe(int fds[2])
+{
+	if (pipe(fds) < 0)
+		return -errno;
+	if (fcntl(fds[0], F_SETFD, FD_CLOEXEC) < 0 ||
+	    fcntl(fds[1], F_SETFD, FD_CLOEXEC) < 0) {
+		int rc = -errno;
+
+		close(fds[0]);
+		close(fds[1]);
+		return rc;
+	}
+	return 0;
+}
+
+static void
+close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* In the child: report what failed and leave.  Async-signal-safe only. */
+static void __attribute__((noreturn))
+child_fail(int fd, int what)
+{
+	int msg[2];
+	ssize_t n;
+
+	msg[0] = what;
+	msg[1] = errno;
+	do
+		n = write(fd, msg, sizeof(msg));
+	while (n < 0 && errno == EINTR);
+	_exit(127);
+}
+
+/*
+ * The child between fork and exec: only async-signal-safe calls (the
+ * worker has other threads, whose locks may be held).  fd 0 is already
+ * /dev/null (parrun-worker.c keeps it so).
+ */
+static void __attribute__((noreturn))
+child_run(pid_t worker, int out_w, int err_w, int report, char **argv,
+    char **envp, const char *cwd)
+{
+	extern char **environ;
+	sigset_t none;
+	int sig;
+
+	/* SIGKILL when the worker dies; if it died already (before the
+	 * prctl), this child has been given to another parent: stop */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+		child_fail(report, CHILD_SETUP);
+	if (getppid() != worker)
+		_exit(127);
+	if (setsid() < 0)
+		child_fail(report, CHILD_SETUP);
+	if (dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
+		child_fail(report, CHILD_SETUP);
+	if (cwd != NULL && chdir(cwd) < 0)
+		child_fail(report, CHILD_CHDIR);
+	/* exec keeps ignored signals ignored (the worker ignores SIGPIPE)
+	 * and the mask: the command starts from the defaults.  Not the
+	 * real-time signals, which glibc uses itself. */
+	for (sig = 1; sig < 32; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			signal(sig, SIG_DFL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	environ = envp;
+	execvp(argv[0], argv);
+	child_fail(report, CHILD_EXEC);
+}
+
+/*
+ * Fork and exec argv with stdout and stderr on new pipes, opened as
+ * e->pipe[0..1] (already initialised).  0 and e->pid set; or -errno with
+ * *what saying which step failed (CHILD_*), the child reaped.
+ */
+static int
+spawn(struct w_exec *e, char **argv, char **envp, const char *cwd,
+    int *what)
+{
+	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
+	int msg[2], status, rc;
+	pid_t pid, worker = (pid_t)W.pid;
+	ssize_t n;
+
+	*what = CHILD_SETUP;
+	if ((rc = cloexec_pipe(out)) < 0 || (rc = cloexec_pipe(err)) < 0 ||
+	    (rc = cloexec_pipe(rep)) < 0)
+		goto fail;
+	pid = fork();
+	if (pid < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (pid == 0)
+		child_run(worker, out[1], err[1], rep[1], argv, envp, cwd);
+	close_fd(&out[1]);
+	close_fd(&err[1]);
+	close_fd(&rep[1]);
+	/* EOF: the exec happened (the pipe was close-on-exec) */
+	do
+		n = read(rep[0], msg, sizeof(msg));
+	while (n < 0 && errno == EINTR);
+	close_fd(&rep[0]);
+	if (n != 0) {
+		if (n == (ssize_t)sizeof(msg)) {
+			*what = msg[0];
+			rc = -msg[1];
+		} else {
+			rc = n < 0 ? -errno : -EIO;
+		}
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		goto fail;
+	}
+	e->pid = (int)pid;
+	/* from here the pipes are the handles' (closed with them) */
+	if ((rc = uv_pipe_open(&e->pipe[0], out[0])) < 0) {
+		w_log("cannot read task output: %s", uv_strerror(rc));
+		close_fd(&out[0]);
+		e->eof[0] = true;
+	}
+	if ((rc = uv_pipe_open(&e->pipe[1], err[0])) < 0) {
+		w_log("cannot read task output: %s", uv_strerror(rc));
+		close_fd(&err[0]);
+		e->eof[1] = true;
+	}
+	return 0;
+fail:
+	close_fd(&out[0]);
+	close_fd(&out[1]);
+	close_fd(&err[0]);
+	close_fd(&err[1]);
+	close_fd(&rep[0]);
+	close_fd(&rep[1]);
+	return rc;
+}
+
 /* ---- start --------------------------------------------------------------- */
 
 static int
@@ -470,15 +682,13 @@ void
 w_exec_start(struct w_task *t, struct w_slot *s)
 {
 	static char sh_path[] = "/bin/sh", sh_c[] = "-c";
-	uv_process_options_t opt;
-	uv_stdio_container_t stdio[3];
 	struct envb eb;
 	struct w_exec *e;
 	char **argv = NULL, **envp = NULL, *sh_argv[4];
 	const cJSON *it;
 	struct stat st;
 	size_t n, i;
-	int rc, i2;
+	int rc, i2, what;
 
 	e = calloc(1, sizeof(*e));
 	if (e == NULL) {
@@ -544,34 +754,21 @@ w_exec_start(struct w_task *t, struct w_slot *s)
 		goto out;
 	}
 
-	memset(&opt, 0, sizeof(opt));
-	memset(stdio, 0, sizeof(stdio));
-	stdio[0].flags = UV_IGNORE;		/* /dev/null */
-	stdio[1].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[1].data.stream = (uv_stream_t *)&e->pipe[0];
-	stdio[2].flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE;
-	stdio[2].data.stream = (uv_stream_t *)&e->pipe[1];
-	opt.exit_cb = on_exit_cb;
-	opt.file = argv[0];
-	opt.args = argv;
-	opt.env = envp;
-	opt.cwd = t->m.cwd;
-	opt.flags = UV_PROCESS_DETACHED;
-	opt.stdio_count = 3;
-	opt.stdio = stdio;
-	e->proc.data = e;
-	rc = uv_spawn(W.loop, &e->proc, &opt);
-	/* initialised even when it fails: it must be closed */
-	e->nopen++;
+	rc = spawn(e, argv, envp, t->m.cwd, &what);
 	if (rc < 0) {
-		spawn_failed(e, rc, "cannot run", argv[0]);
+		if (what == CHILD_CHDIR)
+			spawn_failed(e, rc, "cannot change to directory",
+			    t->m.cwd);
+		else if (what == CHILD_EXEC)
+			spawn_failed(e, rc, "cannot run", argv[0]);
+		else
+			spawn_failed(e, rc, "cannot start", argv[0]);
 		goto out;
 	}
 	e->spawned = true;
-	e->pid = e->proc.pid;
 	w_emit_started(t, e->pid);
 	for (i2 = 0; i2 < 2; i2++) {
-		if (W.throttled)
+		if (W.throttled || e->eof[i2])
 			continue;
 		rc = uv_read_start((uv_stream_t *)&e->pipe[i2], on_alloc,
 		    on_read);

@@ -1951,6 +1951,7 @@ main(int argc, char **argv)
 	uv_timer_init(W.loop, &io.stop_timer);
 	uv_timer_init(W.loop, &io.exit_timer);
 	uv_idle_init(W.loop, &io.in_idle);
+	w_exec_init();
 	for (i = 0; i < 3; i++) {
 		uv_signal_init(W.loop, &io.sig[i]);
 		uv_signal_start(&io.sig[i], on_signal, sigs[i]);

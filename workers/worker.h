@@ -3,7 +3,8 @@
  *
  *	parrun-worker.c	main, options, the protocol stream, the task queue,
  *			slots, heartbeats, shutdown and exit
- *	exec.c		command tasks: spawn, output capture, kill escalation
+ *	exec.c		command tasks: fork and exec (with PR_SET_PDEATHSIG),
+ *			output capture, kill escalation
  *	wkernel.c	kernel tasks: inline on the loop thread or batched on
  *			the libuv threadpool
  *
@@ -184,6 +185,8 @@ int64_t w_task_timeout_ms(const struct w_task *t);
 void w_queue_push_front(struct w_task **v, size_t n);
 
 /* exec.c */
+/* Watch for SIGCHLD; once, before the first command starts. */
+void w_exec_init(void);
 void w_exec_start(struct w_task *t, struct w_slot *s);
 /* Escalate: TERM to the group now, KILL after grace_ms (<= 0: default).
  * reason: PR_ST_TIMEOUT or PR_ST_CANCELLED (kept if one is set). */

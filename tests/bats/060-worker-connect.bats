@@ -1,15 +1,13 @@
 #!/usr/bin/env bats
 # parrun-worker --connect: the TCP transport with the HMAC handshake.
 #
-# Two coordinators are used:
-#   - tests/fixtures/proto/tcp-coordinator.py, a stand-in written from
-#     parrun-protocol(7) alone (Python's hmac and hashlib): it checks that
-#     the worker follows the documented handshake byte for byte, then
-#     relays protocol lines between a FIFO and a file, as 050-worker.bats
-#     does over pipes.  Skipped without python3.
-#   - parrun --listen ADDR:PORT --secret-file FILE, the real one; those
-#     tests are skipped while `parrun --help` does not list --listen.
-# Every wait is bounded.
+# The coordinator here is tests/fixtures/proto/tcp-coordinator.py, a
+# stand-in written from parrun-protocol(7) alone (Python's hmac and
+# hashlib): it checks that the worker follows the documented handshake
+# byte for byte, then relays protocol lines between a FIFO and a file, as
+# 050-worker.bats does over pipes.  Those tests are skipped without
+# python3.  The real coordinator (parrun --listen) with these workers is
+# tested in 510-listen.bats.  Every wait is bounded.
 
 bats_require_minimum_version 1.5.0
 
@@ -53,11 +51,6 @@ new_secret() {
 need_python() {
 	command -v python3 >/dev/null ||
 	    skip "python3 is needed for the stand-in coordinator"
-}
-
-need_listen() {
-	"$PARRUN" --help 2>&1 | grep -q -- '--listen' ||
-	    skip "parrun --listen is not wired yet (parrun --help lists no --listen)"
 }
 
 # c_start [OPTION...]: the stand-in coordinator; its stdin is the FIFO
@@ -350,80 +343,4 @@ assert_secret_absent() {
 	w_exit 10
 	[ "$WRC" -eq 1 ]
 	assert_no_process "$MARK" 5
-}
-
-# ---- against parrun --listen ------------------------------------------------------
-
-# free_port: a port nothing listens on now
-free_port() {
-	local p
-	while :; do
-		p=$((20000 + RANDOM % 40000))
-		ss -ltnH "sport = :$p" 2>/dev/null | grep -q . || break
-	done
-	echo "$p"
-}
-
-@test "listen: workers started by hand connect, run the tasks, then leave" {
-	need_listen
-	local p i
-	p=$(free_port)
-	for i in 1 2; do
-		"$WORKER" --connect "127.0.0.1:$p" --secret-file secret \
-		    --slots 2 </dev/null >/dev/null 2>"err$i" 3>&- &
-		eval "W$i=\$!"
-	done
-	seq 1 20 | jq -c '{id: ., argv: ["sh", "-c", "echo $PARRUN_WORKER"]}' >tasks
-	run -0 --separate-stderr "$PARRUN" --listen "127.0.0.1:$p" \
-	    --secret-file secret <tasks
-	[ "$(jq -s 'length' <<<"$output")" -eq 20 ]
-	jq -e -s 'all(.[]; .status == "ok")' <<<"$output"
-	for i in 1 2; do
-		eval "wait \$W$i"
-	done
-}
-
-@test "listen: a worker with a wrong secret is refused and logged" {
-	need_listen
-	local p
-	p=$(free_port)
-	new_secret other
-	export PARRUN_CONNECT_MS=5000
-	"$WORKER" --connect "127.0.0.1:$p" --secret-file other \
-	    </dev/null >/dev/null 2>err-bad 3>&- &
-	WPID=$!
-	"$WORKER" --connect "127.0.0.1:$p" --secret-file secret \
-	    </dev/null >/dev/null 2>err-good 3>&- &
-	CPID=$!
-	seq 1 5 | jq -c '{id: ., argv: ["true"]}' >tasks
-	run -0 --separate-stderr "$PARRUN" --listen "127.0.0.1:$p" \
-	    --secret-file secret <tasks
-	[ "$(jq -s 'length' <<<"$output")" -eq 5 ]
-	[[ $stderr == *"refused worker"* ]]
-	w_exit 10
-	[ "$WRC" -eq 3 ]
-	grep -q 'bad MAC' err-bad
-}
-
-@test "listen: the secret is in no /proc/*/cmdline or environ" {
-	need_listen
-	local p f hex
-	p=$(free_port)
-	hex=$(tr -d '\n' <secret)
-	"$WORKER" --connect "127.0.0.1:$p" --secret-file secret </dev/null \
-	    >/dev/null 2>err 3>&- &
-	WPID=$!
-	echo '{"argv":["sleep","1"]}' >tasks
-	"$PARRUN" --listen "127.0.0.1:$p" --secret-file secret <tasks \
-	    >results 2>perr 3>&- &
-	CPID=$!
-	sleep 0.5
-	for f in /proc/[0-9]*/cmdline /proc/[0-9]*/environ; do
-		if grep -a -q -- "$hex" "$f" 2>/dev/null; then
-			echo "the secret is in $f" >&2
-			return 1
-		fi
-	done
-	wait "$CPID"
-	CPID=
 }
