@@ -19,6 +19,7 @@
 #ifndef PR_KERNEL_H
 #define PR_KERNEL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,12 @@ struct pr_kctx {
 	size_t bcastlen;
 	void **state;		/* this kernel's per-slot state, kept across
 				   tasks (reuse buffers: fresh pages are slow) */
+	const atomic_int *stop;	/* NULL, or becomes non-zero when the task
+				   is cancelled, times out or the worker
+				   shuts down: a long kernel should check it
+				   (atomic_load, every ~50 ms of work) and
+				   then return at once, with any code: its
+				   result is no longer wanted */
 	/* out */
 	bool has_value;
 	double value;

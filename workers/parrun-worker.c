@@ -776,6 +776,7 @@ task_init(struct w_task *t, struct w_batch *b)
 	t->exit = -1;
 	t->kidx = -1;
 	atomic_init(&t->stop, 0);
+	atomic_init(&t->run_ns, 0);
 	pr_buf_init(&t->extra, 0);
 }
 
@@ -859,7 +860,7 @@ task_is(const struct w_task *t, uint64_t seq, int attempt)
 }
 
 static void
-cancel_one(struct w_task *t, struct w_slot *s, int grace_ms)
+cancel_one(struct w_task *t, int grace_ms)
 {
 	if (t->state == W_T_QUEUED) {
 		queue_remove(t);
@@ -868,8 +869,8 @@ cancel_one(struct w_task *t, struct w_slot *s, int grace_ms)
 		w_task_finish(t);
 	} else if (t->m.kind != PR_KIND_KERNEL) {
 		w_exec_kill(t, PR_ST_CANCELLED, grace_ms);
-	} else if (!t->reported) {
-		w_ghost(t, PR_ST_CANCELLED, s->item_start);
+	} else {
+		w_kernel_stop(t, PR_ST_CANCELLED);
 	}
 }
 
@@ -890,19 +891,19 @@ on_cancel(const cJSON *root)
 	}
 	for (t = W.qhead; t != NULL; t = t->next)
 		if (task_is(t, seq, attempt)) {
-			cancel_one(t, NULL, grace);
+			cancel_one(t, grace);
 			return;
 		}
 	for (i = 0; i < W.slots; i++) {
 		struct w_slot *s = &W.slot[i];
 
 		if (s->cmd != NULL && task_is(s->cmd, seq, attempt)) {
-			cancel_one(s->cmd, s, grace);
+			cancel_one(s->cmd, grace);
 			return;
 		}
 		for (j = 0; j < s->nitems; j++)
 			if (task_is(s->items[j], seq, attempt)) {
-				cancel_one(s->items[j], s, grace);
+				cancel_one(s->items[j], grace);
 				return;
 			}
 	}
@@ -917,14 +918,14 @@ cancel_all(int grace_ms)
 	size_t j;
 
 	while ((t = W.qhead) != NULL)
-		cancel_one(t, NULL, grace_ms);
+		cancel_one(t, grace_ms);
 	for (i = 0; i < W.slots; i++) {
 		struct w_slot *s = &W.slot[i];
 
 		if (s->cmd != NULL)
-			cancel_one(s->cmd, s, grace_ms);
+			cancel_one(s->cmd, grace_ms);
 		for (j = 0; j < s->nitems; j++)
-			cancel_one(s->items[j], s, grace_ms);
+			cancel_one(s->items[j], grace_ms);
 	}
 }
 

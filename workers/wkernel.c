@@ -11,10 +11,14 @@
  * thread hand-off per batch, and long ones are not held back behind
  * each other.
  *
- * A running kernel cannot be interrupted: a cancel (or a timeout found
- * after the fact) is reported at once with a ghost result (w_ghost), the
- * task's stop flag makes the thread skip it if it has not begun, and
- * the slot stays busy until the thread returns.
+ * A cancel, a timeout or a "shutdown now" is reported at once with a
+ * ghost result (w_ghost) and sets the task's stop flag, which the thread
+ * checks before it begins a task and which a running kernel sees as
+ * ctx->stop: a kernel that looks at it (sleep does, every 50 ms) returns
+ * early, and the slot is free again when the thread returns.  A kernel
+ * that does not look runs to its end, its slot busy meanwhile.
+ * Timeouts are watched from the loop (a 20 ms timer while some running
+ * kernel task has one): the thread stamps each task's start in run_ns.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +27,11 @@
 #include <time.h>
 
 #include "worker.h"
+
+#define WATCH_MS	20		/* timeout resolution for kernels */
+
+static uv_timer_t watch;
+static bool watch_init, watching;
 
 static double
 now_unix(void)
@@ -66,12 +75,15 @@ run_one(struct w_task *t, struct w_slot *s)
 	ctx.bcast = s->bcast;
 	ctx.bcastlen = s->bcastlen;
 	ctx.state = &s->kstate[t->kidx];
+	ctx.stop = &t->stop;
 	ctx.extra = &t->extra;
 	ctx.eb = &s->eb;
 
 	t->start = now_unix();
 	t0 = now_ns();
+	atomic_store(&t->run_ns, t0);
 	rc = t->kernel->run(t->m.params, &ctx);
+	atomic_store(&t->run_ns, 0);
 	t->elapsed = (double)(now_ns() - t0) / 1e9;
 	t->exit = -1;
 	if (rc < 0) {
@@ -154,6 +166,88 @@ after_work_cb(uv_work_t *req, int status)
 	w_slot_release(s);
 }
 
+/* The unix time t began (now if it has not). */
+static double
+task_start(const struct w_task *t)
+{
+	uint64_t t0 = atomic_load(&t->run_ns), now = now_ns();
+
+	if (t0 == 0 || t0 > now)
+		return now_unix();
+	return now_unix() - (double)(now - t0) / 1e9;
+}
+
+void
+w_kernel_stop(struct w_task *t, enum pr_status st)
+{
+	if (t->reported)
+		return;
+	w_ghost(t, st, task_start(t));	/* sets t->stop */
+}
+
+static bool
+has_timeout(const struct w_slot *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nitems; i++)
+		if (!s->items[i]->reported && w_task_timeout_ms(s->items[i]) > 0)
+			return true;
+	return false;
+}
+
+/* Report the running kernel tasks that are past their time. */
+static void
+on_watch(uv_timer_t *h)
+{
+	struct w_slot *s;
+	struct w_task *t;
+	uint64_t t0, now = now_ns();
+	int64_t ms;
+	bool more = false;
+	size_t i;
+	int k;
+
+	(void)h;
+	for (k = 0; k < W.slots; k++) {
+		s = &W.slot[k];
+		for (i = 0; i < s->nitems; i++) {
+			t = s->items[i];
+			ms = w_task_timeout_ms(t);
+			if (t->reported || ms <= 0)
+				continue;
+			t0 = atomic_load(&t->run_ns);
+			if (t0 != 0 && t0 < now &&
+			    now - t0 >= (uint64_t)ms * 1000000u)
+				w_kernel_stop(t, PR_ST_TIMEOUT);
+			else
+				more = true;
+		}
+	}
+	if (!more) {
+		uv_timer_stop(&watch);
+		watching = false;
+	}
+}
+
+static void
+watch_start(void)
+{
+	int rc;
+
+	if (watching)
+		return;
+	if (!watch_init) {
+		rc = uv_timer_init(W.loop, &watch);
+		if (rc < 0)
+			w_fatal(rc, "cannot time kernel tasks");
+		uv_unref((uv_handle_t *)&watch);
+		watch_init = true;
+	}
+	uv_timer_start(&watch, on_watch, WATCH_MS, WATCH_MS);
+	watching = true;
+}
+
 int
 w_kernel_start(struct w_slot *s)
 {
@@ -173,5 +267,7 @@ w_kernel_start(struct w_slot *s)
 	rc = uv_queue_work(W.loop, &s->work, work_cb, after_work_cb);
 	if (rc < 0)
 		w_fatal(rc, "cannot queue a kernel task");
+	if (has_timeout(s))
+		watch_start();
 	return rc;
 }

@@ -61,7 +61,11 @@ struct w_task {
 	int kidx;			/* its index in pr_kernels */
 	enum w_tstate state;
 	bool reported;			/* a ghost result went out for it */
-	atomic_int stop;		/* set: a work item skips it */
+	atomic_int stop;		/* set: a work item skips it, and a
+					   running kernel sees it (ctx->stop) */
+	atomic_uint_least64_t run_ns;	/* kernel tasks: CLOCK_MONOTONIC ns
+					   when its thread began it; 0 while
+					   it is not running */
 
 	/* the result */
 	enum pr_status status;
@@ -208,5 +212,9 @@ void w_exec_output(const struct w_task *t, const char **out, size_t *outlen,
 void w_kernel_run_inline(struct w_task *t, struct w_slot *s);
 /* Queue s->items[0..nitems) on the threadpool. */
 int w_kernel_start(struct w_slot *s);
+/* A kernel task in a work item is over for the coordinator (st:
+ * PR_ST_CANCELLED or PR_ST_TIMEOUT): report it now and ask its kernel
+ * to stop; the slot is freed when the thread returns. */
+void w_kernel_stop(struct w_task *t, enum pr_status st);
 
 #endif

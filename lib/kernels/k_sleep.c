@@ -6,6 +6,9 @@
  * [0, 86400000]); exactly one of them.  The value is the time asked for,
  * in seconds (so sums over sleep tasks are exact); the metric "seconds"
  * is the time measured.
+ *
+ * It sleeps in slices of at most 50 ms and looks at ctx->stop between
+ * them, so a cancelled or timed-out sleep ends within 50 ms (-ECANCELED).
  */
 #include <errno.h>
 #include <math.h>
@@ -14,6 +17,7 @@
 #include "kernel.h"
 
 #define SLEEP_MAX_S	86400
+#define SLEEP_SLICE_S	0.05	/* longest sleep between looks at stop */
 
 static double
 mono_now(void)
@@ -27,7 +31,7 @@ mono_now(void)
 static int
 sleep_run(const cJSON *params, struct pr_kctx *ctx)
 {
-	double secs = -1, t0, t1;
+	double secs = -1, t0, t1, left;
 	int64_t ms = -1;
 	struct timespec req, rem;
 	int rc;
@@ -50,12 +54,22 @@ sleep_run(const cJSON *params, struct pr_kctx *ctx)
 		    "parameter 'seconds' (or 'ms') is missing");
 
 	t0 = mono_now();
-	req.tv_sec = (time_t)floor(secs);
-	req.tv_nsec = (long)((secs - floor(secs)) * 1e9);
-	if (req.tv_nsec >= 1000000000L)
-		req.tv_nsec = 999999999L;
-	while (nanosleep(&req, &rem) != 0 && errno == EINTR)
-		req = rem;
+	for (;;) {
+		if (ctx->stop != NULL && atomic_load(ctx->stop) != 0)
+			return pr_err(ctx->eb, -ECANCELED, "kernel 'sleep': "
+			    "stopped after %.3f s", mono_now() - t0);
+		left = secs - (mono_now() - t0);
+		if (left <= 0)
+			break;
+		if (left > SLEEP_SLICE_S)
+			left = SLEEP_SLICE_S;
+		req.tv_sec = 0;
+		req.tv_nsec = (long)(left * 1e9);
+		if (req.tv_nsec >= 1000000000L)
+			req.tv_nsec = 999999999L;
+		while (nanosleep(&req, &rem) != 0 && errno == EINTR)
+			req = rem;
+	}
 	t1 = mono_now();
 
 	ctx->has_value = true;

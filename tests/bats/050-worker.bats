@@ -409,7 +409,7 @@ w_talk() {
 	w_send "$wl" \
 	    "$(mk_argv 1 bash -c "exec -a $MARK sleep 1000")" \
 	    "$(T_EXTRA='{"timeout_ms":20000}' mk_argv 2 sleep 0.8)" \
-	    '{"type":"task","seq":3,"attempt":1,"kernel":"sleep","params":{"ms":700}}'
+	    '{"type":"task","seq":3,"attempt":1,"kernel":"sleep","params":{"seconds":1000}}'
 	w_wait '(.type == "result" and .seq == 2) or
 	    (.type == "results" and any(.results[]; .seq == 2))' 10
 	w_wait '(.type == "result" and .seq == 3) or
@@ -418,7 +418,8 @@ w_talk() {
 	    .elapsed >= 0.3 and .elapsed < 5'
 	# its own limit wins over the default
 	w_result 2 | jq -e '.status == "ok" and .elapsed >= 0.8'
-	w_result 3 | jq -e '.status == "timeout"'
+	w_result 3 | jq -e '.status == "timeout" and .elapsed >= 0.3 and
+	    .elapsed < 3'
 	run ! pgrep -f -- "$MARK"
 	w_send "$DRAIN"
 	w_close
@@ -461,6 +462,32 @@ w_talk() {
 	w_exit 5
 	[ "$WRC" -eq 0 ]
 	[ "$(w_count_results)" -eq 1 ]
+}
+
+@test "worker: a cancelled or timed-out kernel frees its slot at once" {
+	local t0
+	w_start --slots 1
+	w_send "$WELCOME" \
+	    '{"type":"task","seq":1,"attempt":1,"kernel":"sleep","params":{"seconds":1000}}' \
+	    '{"type":"task","seq":2,"attempt":1,"kernel":"sleep","params":{"seconds":1000},"timeout_ms":300}' \
+	    '{"type":"task","seq":3,"attempt":1,"kernel":"sleep","params":{"ms":10}}'
+	sleep 0.2
+	t0=$(date +%s%N)
+	w_send '{"type":"cancel","seq":1,"attempt":1,"grace_ms":0}'
+	# 1 is cancelled, 2 runs in the freed slot and times out after
+	# 300 ms (not when the sleep would end), then 3 runs
+	w_wait '(.type == "result" and .seq == 3) or
+	    (.type == "results" and any(.results[]; .seq == 3))' 5
+	[ $((($(date +%s%N) - t0) / 1000000)) -lt 3000 ]
+	w_result 1 | jq -e '.status == "cancelled"'
+	w_result 2 | jq -e '.status == "timeout" and .elapsed >= 0.3 and
+	    .elapsed < 2'
+	w_result 3 | jq -e '.status == "ok" and .value == 0.01'
+	w_send "$DRAIN"
+	w_close
+	w_exit 5
+	[ "$WRC" -eq 0 ]
+	[ "$(w_count_results)" -eq 3 ]
 }
 
 @test "worker: stdin EOF kills every task's process group; nothing is left" {
