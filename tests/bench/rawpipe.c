@@ -8,12 +8,13 @@
  *
  * Owner: h11.
  *
- *	rawpipe [-w W] [-b B] < tasks.jsonl
+ *	rawpipe [-v] [-w W] [-b B] < tasks.jsonl
  *
  * Defaults: W = 2 children, B = 64 tasks a batch, 2 batches in flight per
  * child (the next one is already in the pipe when a child finishes one).
  * Each input line must be a JSON object with "kernel":"noop"; the child
- * answers {"seq":N,"status":"ok"}.  Prints a JSON summary line on stderr.
+ * answers {"seq":N,"status":"ok"}.  With -v, prints a JSON summary line
+ * on stderr.
  * Exits 0 when every task came back, 1 otherwise, 2 on usage errors.
  */
 #include <errno.h>
@@ -229,12 +230,14 @@ main(int argc, char **argv)
 	struct child ch[MAX_CHILD];
 	struct pollfd pfd[MAX_CHILD];
 	long b = 64, seq = 0, done = 0;
-	int w = 2, i, opt, eof = 0, rc = 1, live;
+	int w = 2, i, opt, eof = 0, rc = 1, live, verbose = 0;
 	char *wbuf;
 	double t0;
 
-	while ((opt = getopt(argc, argv, "w:b:")) != -1) {
-		if (opt == 'w')
+	while ((opt = getopt(argc, argv, "vw:b:")) != -1) {
+		if (opt == 'v')
+			verbose = 1;
+		else if (opt == 'w')
 			w = atoi(optarg);
 		else if (opt == 'b')
 			b = atol(optarg);
@@ -326,11 +329,12 @@ out:
 		free(ch[i].rbuf);
 	}
 	free(wbuf);
-	fprintf(stderr, "{\"tasks\":%ld,\"done\":%ld,\"seconds\":%.6f,"
-	    "\"tasks_per_s\":%.0f}\n", seq, done, now() - t0,
-	    (double)done / (now() - t0));
+	if (verbose || rc != 0)
+		fprintf(stderr, "{\"tasks\":%ld,\"done\":%ld,"
+		    "\"seconds\":%.6f,\"tasks_per_s\":%.0f}\n", seq, done,
+		    now() - t0, (double)done / (now() - t0));
 	return rc;
 usage:
-	fprintf(stderr, "usage: rawpipe [-w W] [-b B] < tasks.jsonl\n");
+	fprintf(stderr, "usage: rawpipe [-v] [-w W] [-b B] < tasks.jsonl\n");
 	return 2;
 }
