@@ -242,6 +242,27 @@ assert_secret_absent() {
 	[ ! -s wout ]
 }
 
+@test "connect: a welcome that came with the auth line is not lost" {
+	need_python
+	c_start --welcome "$WELCOME" --early
+	w_start
+	w_wait '.type == "hello"'
+	c_send "$(mk_argv 1 echo early)" "$DRAIN"
+	w_exit
+	[ "$WRC" -eq 0 ]
+	w_result 1 | jq -e '.status == "ok" and .stdout == "early\n"'
+}
+
+@test "connect: a signal while still connecting ends it at once" {
+	export PARRUN_CONNECT_MS=20000
+	PORT=9
+	w_start
+	sleep 0.3
+	kill -TERM "$WPID"
+	w_exit 2
+	[ "$WRC" -eq 143 ]
+}
+
 @test "connect: --secret-file instead of stdin" {
 	need_python
 	c_start --welcome "$WELCOME"
