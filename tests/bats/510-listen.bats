@@ -184,13 +184,11 @@ new_secret() {
 	start_bg sh -c 'exec "$0" --connect "$1" <"$2"' "$WORKER" "$PR_ADDR" sec
 	worker_bg sec
 	sleep 0.5
-	found=
-	for f in /proc/[0-9]*/cmdline /proc/[0-9]*/environ; do
-		# the pattern comes from a file: not in grep's own argv
-		if grep -a -q -F -f pattern "$f" 2>/dev/null; then
-			found+=" $f"
-		fi
-	done
+	# one grep over them all; the pattern comes from a file, so it is
+	# not in grep's own argv
+	found=$(grep -a -l -F -f pattern /proc/[0-9]*/cmdline \
+		/proc/[0-9]*/environ 2>/dev/null || true)
+	echo "$found"
 	[ -z "$found" ]
 	wait_parrun
 	[ "$PR_RC" -eq 0 ]
