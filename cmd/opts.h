@@ -110,14 +110,15 @@
 	  "give up on a host that does not answer, or a worker that "	\
 	  "does not connect back, within SECONDS (default 10)")		\
 	X(LAUNCHER, 0, "launcher", "local|ssh|srun",			\
-	  "inside a Slurm allocation: srun (default) starts one worker "	\
-	  "per node, ssh reaches the nodes over SSH, local ignores Slurm") \
+	  "inside a Slurm allocation: srun (default) starts one "	\
+	  "worker per node, ssh reaches the nodes over SSH, local "	\
+	  "ignores Slurm")						\
 	X(LISTEN, 0, "listen", "ADDR:PORT",				\
 	  "take workers that connect to ADDR:PORT (PORT 0: any) with "	\
 	  "parrun-worker --connect, from any launcher")			\
 	X(SECRETFILE, 0, "secret-file", "FILE",				\
-	  "the secret of --listen workers, in FILE (mode 0600; made with "	\
-	  "a fresh secret if missing)")					\
+	  "the secret of --listen workers, in FILE (mode 0600; made "	\
+	  "with a fresh secret if missing)")				\
 	X(MAXWORKERS, 0, "max-workers", "N",				\
 	  "take at most N workers in all (default 4096)")		\
 	X(WORKER, 0, "worker", "PATH",					\

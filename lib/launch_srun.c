@@ -227,7 +227,7 @@ remove_conf(struct pr_srun *s)
 	s->dir[0] = '\0';
 }
 
-/* ---- srun's output --------------------------------------------------------- */
+/* ---- srun's output ------------------------------------------------------- */
 
 static void
 emit(const char *p, size_t n)
@@ -302,7 +302,7 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	uv_read_stop(st);
 }
 
-/* ---- the process ----------------------------------------------------------- */
+/* ---- the process --------------------------------------------------------- */
 
 static void
 on_closed(uv_handle_t *h)
@@ -527,7 +527,7 @@ fail:
 	return rc;
 }
 
-/* ---- the address the nodes connect to --------------------------------------- */
+/* ---- the address the nodes connect to ------------------------------------ */
 
 /* The short form of a host name: up to the first dot. */
 static size_t

@@ -45,7 +45,8 @@
 
 #define RING_SIZE	4096		/* tasks read ahead of dispatch */
 #define PENDING_MAX	8192		/* tasks taken from it, not yet sent */
-#define KEEP_WINDOW	65536		/* -k: dispatch at most this far ahead */
+#define KEEP_WINDOW	65536		/* -k: dispatch at most this far
+					 * ahead */
 #define SEND_HIGH	(8u << 20)	/* stop feeding a worker past this */
 #define TICK_MS(hb)	((uint64_t)((hb) < 250 ? (hb) : 250))
 
@@ -232,7 +233,8 @@ struct run {
 	uint64_t done_total;
 	char session[40];
 	uint64_t seed;			/* cfg->seed, or the journal's */
-	struct pr_buf bcast;		/* the broadcast message, encoded once */
+	struct pr_buf bcast;		/* the broadcast message, encoded
+					 * once */
 	size_t max_frame;		/* cfg's, raised to fit the broadcast */
 	int local_slots;		/* tasks run at once on this machine */
 	bool warned_threads;
@@ -522,7 +524,8 @@ send_jobs(struct run *r, struct worker *w, struct job **jobs, size_t n)
 				refs[i].bodylen = t->bodylen;
 			} else {
 				rc = pr_task_body(t, w->index, &bodies[i]);
-				refs[i].body = bodies[i].data ? bodies[i].data : "";
+				refs[i].body = bodies[i].data ?
+				    bodies[i].data : "";
 				refs[i].bodylen = bodies[i].len;
 			}
 		}
@@ -531,7 +534,8 @@ send_jobs(struct run *r, struct worker *w, struct job **jobs, size_t n)
 		for (size_t i = 0; i < k; i++)
 			pr_buf_release(&bodies[i]);
 		if (rc < 0) {
-			pr_log_error("cannot encode tasks: %s", pr_strerror(rc));
+			pr_log_error("cannot encode tasks: %s",
+			    pr_strerror(rc));
 			r->rc = rc;
 			r->stopping = true;
 		}
@@ -605,7 +609,8 @@ place_job(struct run *r, struct job *j)
 		struct worker *best = NULL;
 		for (int i = 0; i < r->nworkers; i++) {
 			struct worker *w = r->workers[i];
-			if (w->state == W_DEAD || (strcmp(w->host, t->host) != 0 &&
+			if (w->state == W_DEAD ||
+			    (strcmp(w->host, t->host) != 0 &&
 			    (w->spec == NULL || strcmp(w->spec->name,
 			    t->host) != 0)))
 				continue;
@@ -649,9 +654,10 @@ admit(struct run *r, struct job *j)
 		}
 		if (d == PR_JOURNAL_CHANGED && !r->cfg->force_resume) {
 			/* like bad input: nothing from here on runs */
-			pr_log_error("%s:%lu: task '%s' is not what the journal "
-			    "recorded under that id (use --force-resume to run "
-			    "it again)", j->t->src, j->t->line, j->t->id);
+			pr_log_error("%s:%lu: task '%s' is not what the "
+			    "journal recorded under that id (use "
+			    "--force-resume to run it again)", j->t->src,
+			    j->t->line, j->t->id);
 			if (r->rc == 0)
 				r->rc = pr_err(r->eb, PR_EJOURNAL, "the input "
 				    "changed since the journal was written");
@@ -686,7 +692,8 @@ drain_ring(struct run *r)
 		pthread_mutex_lock(&r->ring.mu);
 		n = r->ring.n < 256 ? r->ring.n : 256;
 		if (n > room)
-			n = room;	/* the ring holds the rest: memory stays flat */
+			n = room;	/* the ring holds the rest: memory
+					 * stays flat */
 		for (size_t i = 0; i < n; i++) {
 			batch[i] = r->ring.items[r->ring.head];
 			r->ring.head = (r->ring.head + 1) % RING_SIZE;
@@ -731,7 +738,8 @@ drain_ring(struct run *r)
 		if (done && !r->input_done) {
 			r->input_done = true;
 			if (r->ring.rc < 0) {
-				/* bad input: stop dispatching, finish the rest */
+				/* bad input: stop dispatching, finish the
+				 * rest */
 				pr_log_error("%s", pr_errmsg(&r->ring.eb,
 				    r->ring.rc));
 				if (r->ring.rc == PR_EBADINPUT)
@@ -829,7 +837,8 @@ dispatch(struct run *r)
 			if (w->state == W_DEAD) {
 				/* its share goes to whoever is alive */
 				for (int k = 0; k < r->nworkers; k++) {
-					w = r->workers[(j->t->seq + (uint64_t)k) %
+					w = r->workers[(j->t->seq +
+					    (uint64_t)k) %
 					    (uint64_t)r->nworkers];
 					if (w->state != W_DEAD)
 						break;
@@ -2450,7 +2459,8 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 		pthread_mutex_lock(&r->ring.mu);
 		bool done = r->ring.done;
 		pthread_mutex_unlock(&r->ring.mu);
-		if (!done)	/* blocked in read(): it holds nothing of ours */
+		/* blocked in read(): it holds nothing of ours */
+		if (!done)
 			pthread_cancel(r->reader);
 		pthread_join(r->reader, NULL);
 		/* tasks still in the ring were never taken: free them */

@@ -51,14 +51,18 @@ struct pr_config {
 	const char *secret_file;	/* --secret-file FILE, or NULL */
 	const char *srun;		/* srun and its arguments, split on
 					 * blanks; NULL: "srun" */
-	int max_workers;		/* workers in a run; 0: PR_MAX_WORKERS */
+	int max_workers;		/* workers in a run (0:
+					 * PR_MAX_WORKERS) */
 	enum pr_schedule schedule;
 	unsigned batch;			/* 0: auto */
 	size_t max_frame;
 	int hb_ms;			/* heartbeat period */
-	int retries;			/* default for tasks without "retries" */
-	double timeout;			/* default per-task timeout, s; 0 none */
-	int crash_limit;		/* worker losses before a task is lost */
+	int retries;			/* default for tasks without
+					 * "retries" */
+	double timeout;			/* default per-task timeout, s;
+					 * 0 none */
+	int crash_limit;		/* worker losses before a task is
+					 * lost */
 	uint64_t seed;
 	bool seed_given;		/* --seed: else a resume reuses the
 					 * journal's */
