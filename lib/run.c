@@ -966,6 +966,18 @@ finish_if_done(struct run *r)
 		shutdown_workers(r, "drain");
 }
 
+/* The run's own handles (not the workers', listeners' or srun's). */
+static void
+close_loop_handles(struct run *r)
+{
+	uv_close((uv_handle_t *)&r->hb_timer, NULL);
+	uv_close((uv_handle_t *)&r->ui_timer, NULL);
+	uv_close((uv_handle_t *)&r->sigint, NULL);
+	uv_close((uv_handle_t *)&r->sigterm, NULL);
+	uv_close((uv_handle_t *)&r->check, NULL);
+	uv_close((uv_handle_t *)&r->wake, NULL);
+}
+
 static void
 close_handles_if_done(struct run *r)
 {
@@ -996,12 +1008,7 @@ close_handles_if_done(struct run *r)
 		return;
 	if (!uv_is_closing((uv_handle_t *)&r->hb_timer)) {
 		ring_stop(r);	/* the reader must not wake us any more */
-		uv_close((uv_handle_t *)&r->hb_timer, NULL);
-		uv_close((uv_handle_t *)&r->ui_timer, NULL);
-		uv_close((uv_handle_t *)&r->sigint, NULL);
-		uv_close((uv_handle_t *)&r->sigterm, NULL);
-		uv_close((uv_handle_t *)&r->check, NULL);
-		uv_close((uv_handle_t *)&r->wake, NULL);
+		close_loop_handles(r);
 	}
 }
 
@@ -2433,7 +2440,21 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 		if (rc < 0) {
 			pr_err(eb, rc, "cannot start workers: %s",
 			    pr_errmsg(&seb, rc));
-			goto out_input;
+			/* nothing runs: let the loop release its handles */
+			r->stopping = true;
+			r->input_done = true;
+			stop_joining(r);
+			for (int i = 0; i < r->nworkers; i++) {
+				struct worker *w = r->workers[i];
+
+				if (w->tr != NULL && !w->closed) {
+					w->tr->ops->kill(w->tr, SIGKILL);
+					pr_transport_close(w->tr);
+				}
+			}
+			close_loop_handles(r);
+			uv_run(&r->loop, UV_RUN_DEFAULT);
+			goto out_workers;
 		}
 	}
 	if (r->alive == 0 && r->rc == 0) {
@@ -2484,6 +2505,7 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 		pr_buf_release(&b);
 	}
 
+out_workers:
 	/* jobs never sent (a run stopped early) */
 	for (struct job *j; (j = jobq_pop(&r->pending)) != NULL;)
 		job_free(j);
@@ -2504,7 +2526,6 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	}
 	pr_secret_wipe(r->secret, sizeof(r->secret));
 	free(r->table);
-out_input:
 	pr_input_free(r->in);
 out_reduce:
 	pr_reduce_free(r->red);
