@@ -3,7 +3,7 @@
  *
  * Owner: h11.
  *
- *	timeit [-i IN] [-o OUT] [-t SECONDS] [-l LABEL] -- CMD [ARG...]
+ *	timeit [-i IN] [-o OUT] [-t SECONDS] [-g DIR] [-l LABEL] -- CMD [ARG...]
  *
  * Starts CMD with posix_spawnp (no shell; stdin from IN, "-" for timeit's
  * own, stdout to OUT, both /dev/null by default; stderr inherited) and
@@ -18,13 +18,17 @@
  *			zombie, 10 ms ticks
  *	self_hwm_kb	CMD's own peak RSS (VmHWM), sampled every 10 ms
  *	status		exit status, or 128+N for signal N
- *	timed_out	true when CMD ran past SECONDS and was killed
+ *	timed_out	true when CMD ran past SECONDS, or timeit got SIGINT,
+ *			SIGTERM or SIGHUP, and CMD was killed
  *	bg_cores	CPU the rest of the machine used meanwhile (busy time
  *			in /proc/stat less user+sys above), in cores
  *	steal_cores	time the hypervisor took, in cores
  *
  * With -t, CMD runs in its own process group, which gets SIGKILL at the
- * deadline, so nothing it started outlives the measurement.  Exits with
+ * deadline and after CMD's exit, so nothing it started outlives the
+ * measurement.  With -g, the
+ * file DIR/PGID exists while that group may hold processes, so that a
+ * caller that is itself killed can still end the group.  Exits with
  * CMD's status (2 on a usage or system error of its own).
  */
 #include <errno.h>
@@ -132,7 +136,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: timeit [-i IN] [-o OUT] [-t SECONDS] "
-	    "[-l LABEL] -- CMD [ARG...]\n");
+	    "[-g DIR] [-l LABEL] -- CMD [ARG...]\n");
 	exit(2);
 }
 
@@ -140,6 +144,8 @@ int
 main(int argc, char **argv)
 {
 	const char *in = "/dev/null", *out = "/dev/null", *label = "";
+	const char *gdir = NULL;
+	char gfile[4096] = "";
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	struct timespec tick = { 0, 10000000 };
@@ -148,10 +154,10 @@ main(int argc, char **argv)
 	long hwm = -1, h;
 	struct rusage ru;
 	siginfo_t si;
-	int opt, st, rc, timed_out = 0;
+	int opt, st, rc, sig, timed_out = 0;
 	pid_t pid;
 
-	while ((opt = getopt(argc, argv, "i:o:t:l:")) != -1) {
+	while ((opt = getopt(argc, argv, "i:o:t:g:l:")) != -1) {
 		switch (opt) {
 		case 'i':
 			in = optarg;
@@ -165,6 +171,9 @@ main(int argc, char **argv)
 		case 'l':
 			label = optarg;
 			break;
+		case 'g':
+			gdir = optarg;
+			break;
 		default:
 			usage();
 		}
@@ -176,10 +185,15 @@ main(int argc, char **argv)
 		posix_spawn_file_actions_addopen(&fa, 0, in, O_RDONLY, 0);
 	posix_spawn_file_actions_addopen(&fa, 1, out, O_WRONLY | O_CREAT |
 	    O_TRUNC, 0644);
-	/* SIGCHLD blocked here, so the exit wakes sigtimedwait at once; the
-	 * child starts with an empty mask */
+	/* SIGCHLD blocked here, so the exit wakes sigtimedwait at once;
+	 * INT, TERM and HUP too, to pass them on to the command's process
+	 * group (with -t it is not ours).  The child starts with an empty
+	 * mask. */
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
+	sigaddset(&chld, SIGINT);
+	sigaddset(&chld, SIGTERM);
+	sigaddset(&chld, SIGHUP);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	sigemptyset(&none);
 	posix_spawnattr_init(&attr);
@@ -196,6 +210,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "timeit: cannot run '%s': %s\n", argv[optind],
 		    strerror(rc));
 		return 2;
+	}
+	if (gdir != NULL && limit > 0) {
+		FILE *g;
+
+		snprintf(gfile, sizeof(gfile), "%s/%d", gdir, (int)pid);
+		g = fopen(gfile, "w");
+		if (g != NULL)
+			fclose(g);
 	}
 	/* wait for the exit without reaping: the zombie still shows its
 	 * own CPU times; sample its peak RSS meanwhile */
@@ -216,7 +238,12 @@ main(int argc, char **argv)
 			kill(-pid, SIGKILL);
 			timed_out = 1;
 		}
-		(void)sigtimedwait(&chld, NULL, &tick);
+		sig = sigtimedwait(&chld, NULL, &tick);
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+			/* interrupted: the command and all it started go */
+			kill(limit > 0 ? -pid : pid, SIGKILL);
+			timed_out = 1;
+		}
 	}
 	t1 = now();
 	read_machine_cpu(&b1, &st1);
@@ -227,8 +254,11 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (timed_out)
+	/* whatever CMD left behind in its group goes too */
+	if (limit > 0)
 		kill(-pid, SIGKILL);
+	if (gfile[0] != '\0')
+		unlink(gfile);
 	rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 +
 	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
