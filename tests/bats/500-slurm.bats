@@ -38,8 +38,10 @@ alloc() {
 }
 
 # conc RESULTS: "HOST N" lines, N the most tasks that ran at once there
+# (an interval is trimmed by 50 ms: start is wall-clock time and elapsed
+# monotonic, so back-to-back tasks can seem to overlap a little)
 conc() {
-	jq -r '[.host, .start, .start + .elapsed] | @tsv' "$1" |
+	jq -r '[.host, .start, .start + .elapsed - 0.05] | @tsv' "$1" |
 		awk '{ print $1, $2, 1; print $1, $3, -1 }' |
 		sort -k2,2g -k3,3n |
 		awk '{ n[$1] += $3; if (n[$1] > m[$1]) m[$1] = n[$1] }

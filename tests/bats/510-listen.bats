@@ -70,9 +70,9 @@ new_secret() {
 	[ "$(jq -r .id res.jsonl | sort -n | uniq | wc -l)" -eq 12 ]
 	# both workers ran tasks, never more at once than their slots
 	[ "$(jq -r .worker res.jsonl | sort -u | wc -l)" -eq 2 ]
-	# (an interval is trimmed by 10 ms: start is wall-clock time and
+	# (an interval is trimmed by 50 ms: start is wall-clock time and
 	# elapsed monotonic, so back-to-back tasks can seem to touch)
-	jq -r '[.worker, .start, .start + .elapsed - 0.01] | @tsv' res.jsonl |
+	jq -r '[.worker, .start, .start + .elapsed - 0.05] | @tsv' res.jsonl |
 		awk '{ print $1, $2, 1; print $1, $3, -1 }' | sort -k2,2g -k3,3n |
 		awk '{ n[$1] += $3; if (n[$1] > m[$1]) m[$1] = n[$1] }
 		    END { for (w in m) print w, m[w] }' | sort >conc
@@ -90,9 +90,6 @@ new_secret() {
 }
 
 @test "listen: an existing secret file is used; an open one is refused" {
-	# seen failing once under ASan on a loaded machine (exit 1, not 255):
-	# under investigation; the normal build runs it
-	[ -z "${PARRUN_SANITIZE:-}" ] || skip "flaky under ASan (open question)"
 	new_secret sec
 	listen_bg --secret-file sec --results res.jsonl true ::: 1 2 3
 	worker_bg sec
