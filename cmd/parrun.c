@@ -191,10 +191,11 @@ show_hosts(const struct pr_config *cfg, struct pr_hosts *hosts, bool json)
 	struct pr_buf b;
 	int rc;
 
-	if (hosts->n == 0) {
+	if (hosts->n == 0 && cfg->jobs > 0) {
 		struct pr_host h;
 
-		/* no host given: this machine, with -j slots */
+		/* no host given: this machine, with -j slots (none with
+		 * --listen alone: the workers come to parrun) */
 		memset(&h, 0, sizeof(h));
 		h.name = (char *)"localhost";
 		h.origin = (char *)"-j";

@@ -51,6 +51,8 @@
 #include "machinefile.h"
 #include "slurmenv.h"
 
+#define PR_SRUN_SLOTS_MAX	1024	/* parrun-worker --slots takes no more */
+
 /* One rank of the step: a worker on one node. */
 struct pr_srun_rank {
 	const char *node;	/* the node's name, for messages */

@@ -1858,6 +1858,12 @@ start_srun(struct run *r, size_t nnodes, struct pr_errbuf *eb)
 		}
 		ranks[k].node = h->name;
 		ranks[k].slots = h->slots;
+		if (h->slots > PR_SRUN_SLOTS_MAX) {
+			pr_log_warn("node '%s': %d slots, more than a worker "
+			    "runs at once: %d", h->name, h->slots,
+			    PR_SRUN_SLOTS_MAX);
+			ranks[k].slots = PR_SRUN_SLOTS_MAX;
+		}
 		ranks[k].connect = conn[k];
 		k++;
 	}
