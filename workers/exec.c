@@ -4,8 +4,8 @@
  * A command runs in its own session (setsid in the child), so its
  * process group is its pid and a timeout or cancel can signal everything
  * it started: TERM to the group, KILL to the group after a grace period.
- * stdin is /dev/null; stdout and stderr are fresh pipes read straight
- * into per-stream buffers (no copy).
+ * stdin is /dev/null; stdout and stderr are fresh socket pairs read
+ * straight into per-stream buffers (no copy).
  *
  * The worker forks and execs commands itself rather than with uv_spawn(),
  * for one thing uv_spawn() cannot do: the child asks for SIGKILL when its
@@ -34,12 +34,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -341,11 +343,14 @@ on_sigchld(uv_signal_t *h, int sig)
 
 static uv_signal_t sigchld;
 
+static void childfn_init(void);
+
 void
 w_exec_init(void)
 {
 	int rc;
 
+	childfn_init();
 	/* before the first fork, so no exit goes unnoticed */
 	rc = uv_signal_init(W.loop, &sigchld);
 	if (rc == 0)
@@ -534,6 +539,48 @@ close_fd(int *fd)
 	*fd = -1;
 }
 
+/*
+ * What the child calls between fork and exec, reached through pointers
+ * taken when the worker starts.  Called through the PLT, a function the
+ * worker itself never calls would be bound lazily in every child: a
+ * symbol search through a dozen libraries and a copied page each time,
+ * some 10% of the CPU a tiny task costs.  (Linking with -z now would do
+ * as well; libuv is linked so.)
+ */
+static struct {
+	int (*prctl)(int, ...);
+	pid_t (*getppid)(void);
+	pid_t (*setsid)(void);
+	int (*dup2)(int, int);
+	int (*chdir)(const char *);
+	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
+	int (*sigprocmask)(int, const sigset_t *, sigset_t *);
+	int (*execvp)(const char *, char *const []);
+	ssize_t (*write)(int, const void *, size_t);
+	void (*exit)(int);
+	struct sigaction dfl;		/* SIG_DFL */
+	sigset_t none;
+} cf;
+
+static void
+childfn_init(void)
+{
+	cf.prctl = prctl;
+	cf.getppid = getppid;
+	cf.setsid = setsid;
+	cf.dup2 = dup2;
+	cf.chdir = chdir;
+	cf.sigaction = sigaction;
+	cf.sigprocmask = sigprocmask;
+	cf.execvp = execvp;
+	cf.write = write;
+	cf.exit = _exit;
+	memset(&cf.dfl, 0, sizeof(cf.dfl));
+	cf.dfl.sa_handler = SIG_DFL;
+	sigemptyset(&cf.dfl.sa_mask);
+	sigemptyset(&cf.none);
+}
+
 /* In the child: report what failed and leave.  Async-signal-safe only. */
 static void __attribute__((noreturn))
 child_fail(int fd, int what)
@@ -544,9 +591,10 @@ child_fail(int fd, int what)
 	msg[0] = what;
 	msg[1] = errno;
 	do
-		n = write(fd, msg, sizeof(msg));
+		n = cf.write(fd, msg, sizeof(msg));
 	while (n < 0 && errno == EINTR);
-	_exit(127);
+	cf.exit(127);
+	_exit(127);		/* not reached */
 }
 
 /*
@@ -559,37 +607,36 @@ child_run(pid_t worker, int out_w, int err_w, int report, char **argv,
     char **envp, const char *cwd)
 {
 	extern char **environ;
-	sigset_t none;
 	int sig;
 
 	/* SIGKILL when the worker dies; if it died already (before the
 	 * prctl), this child has been given to another parent: stop */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+	if (cf.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		child_fail(report, CHILD_SETUP);
-	if (getppid() != worker)
-		_exit(127);
-	if (setsid() < 0)
+	if (cf.getppid() != worker)
+		cf.exit(127);
+	if (cf.setsid() < 0)
 		child_fail(report, CHILD_SETUP);
-	if (dup2(out_w, 1) < 0 || dup2(err_w, 2) < 0)
+	if (cf.dup2(out_w, 1) < 0 || cf.dup2(err_w, 2) < 0)
 		child_fail(report, CHILD_SETUP);
-	if (cwd != NULL && chdir(cwd) < 0)
+	if (cwd != NULL && cf.chdir(cwd) < 0)
 		child_fail(report, CHILD_CHDIR);
 	/* exec keeps ignored signals ignored (the worker ignores SIGPIPE)
 	 * and the mask: the command starts from the defaults.  Not the
-	 * real-time signals, which glibc uses itself. */
+	 * real-time signals, which glibc uses itself.  Every signal is
+	 * blocked until then (see spawn()). */
 	for (sig = 1; sig < 32; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
-			signal(sig, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
+			cf.sigaction(sig, &cf.dfl, NULL);
+	cf.sigprocmask(SIG_SETMASK, &cf.none, NULL);
 	environ = envp;
-	execvp(argv[0], argv);
+	cf.execvp(argv[0], argv);
 	child_fail(report, CHILD_EXEC);
 }
 
 /*
- * Fork and exec argv with stdout and stderr on new pipes, opened as
- * e->pipe[0..1] (already initialised).  0 and e->pid set; or -errno with
+ * Fork and exec argv with stdout and stderr on new socket pairs, opened
+ * as e->pipe[0..1] (already initialised).  0 and e->pid set; or -errno with
  * *what saying which step failed (CHILD_*), the child reaped.
  */
 static int
@@ -599,19 +646,32 @@ spawn(struct w_exec *e, char **argv, char **envp, const char *cwd,
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
 	int msg[2], status, rc;
 	pid_t pid, worker = (pid_t)W.pid;
+	sigset_t all, old;
 	ssize_t n;
 
 	*what = CHILD_SETUP;
-	if ((rc = cloexec_pipe(out)) < 0 || (rc = cloexec_pipe(err)) < 0 ||
-	    (rc = cloexec_pipe(rep)) < 0)
-		goto fail;
-	pid = fork();
-	if (pid < 0) {
+	/* socket pairs for the output, as uv_spawn() made them: a task
+	 * costs measurably less wall time than with pipes */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, out) < 0 ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, err) < 0) {
 		rc = -errno;
 		goto fail;
 	}
+	if ((rc = cloexec_pipe(rep)) < 0)
+		goto fail;
+	/* no signal handler of the worker's (libuv's write to pipes the
+	 * parent shares) may run in the child: block them all across the
+	 * fork; the child unblocks once its handlers are reset */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid = fork();
 	if (pid == 0)
 		child_run(worker, out[1], err[1], rep[1], argv, envp, cwd);
+	if (pid < 0)
+		rc = -errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		goto fail;
 	close_fd(&out[1]);
 	close_fd(&err[1]);
 	close_fd(&rep[1]);
@@ -779,9 +839,12 @@ w_exec_start(struct w_task *t, struct w_slot *s)
 			e->reading[i2] = true;
 		}
 	}
-	if (w_task_timeout_ms(t) > 0)
+	if (w_task_timeout_ms(t) > 0) {
+		/* the loop's clock was read before the fork: from now */
+		uv_update_time(W.loop);
 		uv_timer_start(&e->timer, on_timer,
 		    (uint64_t)w_task_timeout_ms(t), 0);
+	}
 out:
 	if (argv != sh_argv)
 		free(argv);
