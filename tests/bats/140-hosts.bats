@@ -43,8 +43,9 @@ setup() {
 }
 
 @test "--ssh-command starts one worker per host through that command" {
+	# static: tasks alternate between the two hosts whichever connects first
 	export FAKE_SSH_LOG=$BATS_TEST_TMPDIR/ssh.log
-	run -0 bash -c "parrun -S '2/alice@hostA:2200,1/hostB' --ssh-command $FAKE/fake-ssh --remote-worker '$WORKER' --results - sh -c 'echo \$PARRUN_FAKE_HOST' ::: 1 2 3 4 5 6 3>&- | jq -r '[.host, .stdout] | @tsv' | sort -u"
+	run -0 bash -c "parrun -S '2/alice@hostA:2200,1/hostB' --ssh-command $FAKE/fake-ssh --remote-worker '$WORKER' --schedule static --results - sh -c 'echo \$PARRUN_FAKE_HOST' ::: 1 2 3 4 5 6 3>&- | jq -r '[.host, .stdout] | @tsv' | sort -u"
 	[ "$output" = "$(printf 'hostA\thostA\\n\nhostB\thostB\\n')" ]
 	# one connection per host, whatever the number of tasks
 	[ "$(wc -l < ssh.log)" -eq 2 ]
