@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,16 +40,31 @@
 #define HELD_COST	128		/* bookkeeping bytes per entry */
 #define MAX_AHEAD	((uint64_t)1 << 30)	/* seqs ahead of next */
 #define PART_MAX	(64 * 1024)	/* longest line held back whole */
+#define NB_MEM		(4u << 20)	/* queued bytes in memory per sink */
+#define OVF_PIECE	(256 * 1024)	/* overflow read-back unit */
 
 struct sink {
-	int fd;
+	int fd;			/* where the bytes go */
 	bool own;		/* we opened it: close it */
 	bool dead;		/* a write failed: drop what comes */
+	int error;		/* why it is dead */
 	bool tty_shared;	/* out or err: clear the progress first */
 	const char *name;	/* for messages */
 	struct sink *peer;	/* the other of out/err when both reach the
 				 * same file: keep the order between them */
+	struct sink *fwd;	/* non-blocking err on out's file: its bytes
+				 * join out's queue, which keeps the order */
 	struct pr_buf buf;
+	/* Non-blocking (a pipe, a socket, a terminal): writes never wait;
+	 * buf[off..len) waits for the fd, then the overflow file's
+	 * [ovf_rd, ovf_wr) (bytes past NB_MEM), in that order. */
+	bool nb;
+	bool sock;		/* send(MSG_DONTWAIT) on the user's fd */
+	int nbfd;		/* our own open file description of the
+				 * user's pipe or terminal, or -1 */
+	size_t off;
+	int ovf_fd;
+	off_t ovf_rd, ovf_wr;
 };
 
 struct seg {
@@ -179,14 +195,79 @@ sink_init(struct sink *s, int fd, const char *name)
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
 	s->name = name;
+	s->nbfd = -1;
+	s->ovf_fd = -1;
 	pr_buf_init(&s->buf, 0);
+}
+
+/* An unlinked temp file in dir, close-on-exec. */
+static int
+tmp_open(const char *dir, int *fdp)
+{
+	struct pr_buf path;
+	int fd, rc = 0;
+
+	if (*fdp >= 0)
+		return 0;
+	pr_buf_init(&path, 0);
+	if (pr_buf_addf(&path, "%s/parrun-spill-XXXXXX", dir) < 0)
+		return -ENOMEM;
+	fd = mkstemp(path.data);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	unlink(path.data);
+	/* mkostemp() is not POSIX; workers are spawned later anyway */
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+	*fdp = fd;
+out:
+	pr_buf_release(&path);
+	return rc;
+}
+
+/* Append p[0..n) at *end of the temp file *fdp (opened when needed). */
+static int
+tmp_append(struct pr_output *o, int *fdp, off_t *end, const char *p,
+    size_t n)
+{
+	int rc = tmp_open(o->spill_dir, fdp);
+
+	if (rc < 0)
+		return rc;
+	if (lseek(*fdp, *end, SEEK_SET) < 0)
+		return -errno;
+	rc = write_all(o, *fdp, p, n);
+	if (rc < 0)
+		return rc;
+	*end += (off_t)n;
+	return 0;
+}
+
+static size_t
+sink_pending(const struct sink *s)
+{
+	if (s->dead)
+		return 0;
+	return s->buf.len - s->off + (size_t)(s->ovf_wr - s->ovf_rd);
+}
+
+static void
+ovf_reset(struct sink *s)
+{
+	if (s->ovf_fd >= 0 && s->ovf_wr > 0)
+		(void)ftruncate(s->ovf_fd, 0);
+	s->ovf_rd = s->ovf_wr = 0;
 }
 
 static int
 sink_fail(struct sink *s, int rc, struct pr_errbuf *eb)
 {
 	s->dead = true;
+	s->error = rc;
 	pr_buf_release(&s->buf);
+	s->off = 0;
+	ovf_reset(s);
 	return pr_err(eb, rc, "cannot write to %s: %s", s->name,
 	    pr_strerror(rc));
 }
@@ -205,11 +286,138 @@ sink_write(struct pr_output *o, struct sink *s, const char *p, size_t n,
 	return 0;
 }
 
+/* Move the next piece of the overflow file into the (empty) buffer. */
+static int
+ovf_load(struct sink *s)
+{
+	size_t n = (size_t)(s->ovf_wr - s->ovf_rd);
+	ssize_t r;
+
+	if (n > OVF_PIECE)
+		n = OVF_PIECE;
+	pr_buf_reset(&s->buf);
+	s->off = 0;
+	if (pr_buf_grow(&s->buf, n) < 0)
+		return -ENOMEM;
+	do
+		r = pread(s->ovf_fd, s->buf.data, n, s->ovf_rd);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	if (r == 0)
+		return -EIO;	/* shorter than what we wrote */
+	s->buf.len = (size_t)r;
+	s->ovf_rd += r;
+	if (s->ovf_rd == s->ovf_wr)
+		ovf_reset(s);
+	return 0;
+}
+
+/* Non-blocking sink: write what the fd takes now.  *more: bytes left. */
+static int
+nb_flush(struct pr_output *o, struct sink *s, bool *more,
+    struct pr_errbuf *eb)
+{
+	int rc;
+
+	*more = false;
+	while (!s->dead) {
+		size_t n = s->buf.len - s->off;
+		const char *p = s->buf.data + s->off;
+		ssize_t w;
+
+		if (n == 0) {
+			pr_buf_reset(&s->buf);
+			s->off = 0;
+			if (s->ovf_wr == s->ovf_rd)
+				return 0;
+			if ((rc = ovf_load(s)) < 0)
+				return sink_fail(s, rc, eb);
+			continue;
+		}
+		if (s->tty_shared && o->opts.progress != NULL)
+			pr_progress_clear(o->opts.progress);
+		if (o->opts.write_fn != NULL)
+			w = o->opts.write_fn(o->opts.write_arg, s->fd, p, n);
+		else if (s->sock)
+			w = send(s->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+		else
+			w = write(s->fd, p, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				*more = true;
+				return 0;
+			}
+			return sink_fail(s, -errno, eb);
+		}
+		if (w == 0)
+			return sink_fail(s, -EIO, eb);
+		s->off += (size_t)w;
+	}
+	return 0;
+}
+
+/* Non-blocking sink: write everything, waiting for the fd (the end of
+ * the run, or no room for the overflow file). */
+static int
+nb_drain(struct pr_output *o, struct sink *s, struct pr_errbuf *eb)
+{
+	bool more = true;
+	int rc;
+
+	while (more) {
+		struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
+
+		if ((rc = nb_flush(o, s, &more, eb)) < 0)
+			return rc;
+		if (more && poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return sink_fail(s, -errno, eb);
+	}
+	return 0;
+}
+
+/* Non-blocking sink: queue p[0..n), in memory up to NB_MEM, past that in
+ * the overflow file; the bytes go out in pr_output_flush() (or now, a
+ * batch at a time, when hold_until_flush is not set). */
+static int
+nb_put(struct pr_output *o, struct sink *s, const char *p, size_t n,
+    struct pr_errbuf *eb)
+{
+	size_t queued = s->buf.len - s->off;
+	bool more;
+	int rc;
+
+	if (s->ovf_wr > s->ovf_rd || queued + n > NB_MEM) {
+		if (tmp_append(o, &s->ovf_fd, &s->ovf_wr, p, n) == 0)
+			return 0;
+		/* no room for it on disk: wait for the reader instead, so
+		 * nothing is lost (what went in before goes first) */
+		if ((rc = nb_drain(o, s, eb)) < 0)
+			return rc;
+		return sink_write(o, s, p, n, eb);
+	}
+	if (s->off > 0 && s->off >= queued) {
+		memmove(s->buf.data, s->buf.data + s->off, queued);
+		s->buf.len = queued;
+		s->off = 0;
+	}
+	if (pr_buf_add(&s->buf, p, n) < 0)
+		return pr_err(eb, -ENOMEM, "out of memory");
+	if (s->buf.len - s->off >= SINK_MAX && !o->opts.hold_until_flush)
+		return nb_flush(o, s, &more, eb);
+	return 0;
+}
+
 static int
 sink_flush(struct pr_output *o, struct sink *s, struct pr_errbuf *eb)
 {
 	int rc;
+	bool more;
 
+	if (s->nb)
+		return nb_flush(o, s, &more, eb);
 	if (s->dead || s->buf.len == 0)
 		return 0;
 	rc = sink_write(o, s, s->buf.data, s->buf.len, eb);
@@ -224,8 +432,12 @@ sink_put(struct pr_output *o, struct sink *s, const char *p, size_t n,
 {
 	int rc;
 
+	if (s->fwd != NULL)
+		s = s->fwd;
 	if (s->dead || n == 0)
 		return 0;
+	if (s->nb)
+		return nb_put(o, s, p, n, eb);
 	if (s->peer != NULL && s->peer->buf.len > 0 &&
 	    (rc = sink_flush(o, s->peer, eb)) < 0)
 		return rc;
@@ -680,47 +892,17 @@ held_free(struct pr_output *o, struct held *h)
 	held_destroy(o, h);
 }
 
-static int
-spill_open(struct pr_output *o)
-{
-	struct pr_buf path;
-	int fd, rc = 0;
-
-	if (o->spill_fd >= 0)
-		return 0;
-	pr_buf_init(&path, 0);
-	if (pr_buf_addf(&path, "%s/parrun-spill-XXXXXX", o->spill_dir) < 0)
-		return -ENOMEM;
-	fd = mkstemp(path.data);
-	if (fd < 0) {
-		rc = -errno;
-		goto out;
-	}
-	unlink(path.data);
-	/* mkostemp() is not POSIX; workers are spawned later anyway */
-	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	o->spill_fd = fd;
-	o->spill_end = 0;
-out:
-	pr_buf_release(&path);
-	return rc;
-}
-
 /* Append p[0..n) to the spill file; *off gets where it went. */
 static int
 spill_write(struct pr_output *o, const char *p, size_t n, off_t *off)
 {
-	int rc = spill_open(o);
+	off_t at = o->spill_end;
+	int rc;
 
+	rc = tmp_append(o, &o->spill_fd, &o->spill_end, p, n);
 	if (rc < 0)
 		return rc;
-	if (lseek(o->spill_fd, o->spill_end, SEEK_SET) < 0)
-		return -errno;
-	rc = write_all(o, o->spill_fd, p, n);
-	if (rc < 0)
-		return rc;
-	*off = o->spill_end;
-	o->spill_end += (off_t)n;
+	*off = at;
 	o->st.spilled += n;
 	return 0;
 }
@@ -1209,6 +1391,53 @@ same_file(int a, int b)
 	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
+/*
+ * Can writes to s wait for a reader (a pipe, a socket, a terminal)?  Then
+ * make them non-blocking without touching the user's open file
+ * description, which the shell and other programs may share (O_NONBLOCK
+ * there would make their writes fail with EAGAIN): sockets get
+ * send(MSG_DONTWAIT); a pipe or terminal is opened again through
+ * /proc/self/fd, which gives a description of our own (as libuv does for
+ * terminals).  Where that fails (no /proc, or the open only dup()ed the
+ * fd) writes stay blocking.  Files and /dev/null never wait long: they
+ * stay blocking.
+ */
+static void
+sink_nb_setup(struct sink *s)
+{
+	struct stat st;
+	char path[64];
+	int fl, fd, type;
+	socklen_t len = sizeof(type);
+
+	if (fstat(s->fd, &st) < 0 || (fl = fcntl(s->fd, F_GETFL)) < 0)
+		return;
+	if (S_ISSOCK(st.st_mode)) {
+		if (getsockopt(s->fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 &&
+		    type == SOCK_STREAM)
+			s->nb = s->sock = true;
+		return;
+	}
+	if (!S_ISFIFO(st.st_mode) && !isatty(s->fd))
+		return;
+	if (fl & O_NONBLOCK) {
+		s->nb = true;	/* made so by someone else: EAGAIN it is */
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", s->fd);
+	fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (!same_file(fd, s->fd) || (fcntl(s->fd, F_GETFL) & O_NONBLOCK)) {
+		/* the same description after all: put it back as it was */
+		(void)fcntl(s->fd, F_SETFL, fl);
+		close(fd);
+		return;
+	}
+	s->fd = s->nbfd = fd;
+	s->nb = true;
+}
+
 static char *
 dupstr(const char *s)
 {
@@ -1250,6 +1479,16 @@ pr_output_open(struct pr_output **op, const struct pr_output_opts *oo,
 	if (same_file(oo->out_fd, oo->err_fd)) {
 		o->out.peer = &o->err;
 		o->err.peer = &o->out;
+	}
+	if (!oo->blocking) {
+		sink_nb_setup(&o->out);
+		if (o->out.peer != NULL && o->out.nb) {
+			/* one file: one queue, which keeps the order */
+			o->out.peer = o->err.peer = NULL;
+			o->err.fwd = &o->out;
+		} else {
+			sink_nb_setup(&o->err);
+		}
 	}
 	sink_init(&o->res_sink, -1, "the results file");
 	sink_init(&o->log_sink, -1, "the joblog");
@@ -1314,6 +1553,10 @@ pr_output_open(struct pr_output **op, const struct pr_output_opts *oo,
 	*op = o;
 	return 0;
 fail:
+	if (o->out.nbfd >= 0)
+		close(o->out.nbfd);
+	if (o->err.nbfd >= 0)
+		close(o->err.nbfd);
 	if (o->res_sink.own)
 		close(o->res_sink.fd);
 	if (o->log_sink.own)
@@ -1527,6 +1770,39 @@ pr_output_flush(struct pr_output *o, struct pr_errbuf *eb)
 	return rc;
 }
 
+size_t
+pr_output_pending(const struct pr_output *o)
+{
+	return (o->out.nb ? sink_pending(&o->out) : 0) +
+	    (o->err.nb ? sink_pending(&o->err) : 0);
+}
+
+int
+pr_output_wait_fd(const struct pr_output *o, int which, size_t *pending)
+{
+	const struct sink *s = which == 0 ? &o->out : &o->err;
+
+	*pending = 0;
+	if (!s->nb)
+		return -1;
+	*pending = sink_pending(s);
+	return s->fd;
+}
+
+bool
+pr_output_stderr_busy(const struct pr_output *o)
+{
+	const struct sink *s = o->err.fwd != NULL ? o->err.fwd : &o->err;
+
+	return s->nb && sink_pending(s) > 0;
+}
+
+int
+pr_output_stdout_error(const struct pr_output *o)
+{
+	return o->out.dead ? o->out.error : 0;
+}
+
 uint64_t
 pr_output_next_seq(const struct pr_output *o)
 {
@@ -1579,6 +1855,19 @@ pr_output_close(struct pr_output *o, struct pr_errbuf *eb)
 		if (o->tab[i] != NULL)
 			held_destroy(o, o->tab[i]);
 	keep_err(&rc, pr_output_flush(o, eb));
+	/* what waits for a slow reader goes now, however long it takes */
+	if (o->out.nb)
+		keep_err(&rc, nb_drain(o, &o->out, eb));
+	if (o->err.nb)
+		keep_err(&rc, nb_drain(o, &o->err, eb));
+	for (int i = 0; i < 2; i++) {
+		struct sink *s = i == 0 ? &o->out : &o->err;
+
+		if (s->nbfd >= 0)
+			close(s->nbfd);
+		if (s->ovf_fd >= 0)
+			close(s->ovf_fd);
+	}
 	if (o->res_sink.own && close(o->res_sink.fd) < 0 && !o->res_sink.dead)
 		keep_err(&rc, pr_err(eb, -errno, "cannot close '%s': %s",
 		    o->results_path, pr_strerror(-errno)));

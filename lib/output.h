@@ -81,6 +81,23 @@
  * results file and joblog are still complete.  If a progress display is
  * set, it is cleared before anything is written to out_fd or err_fd.
  *
+ * Slow readers.  When out_fd or err_fd is a pipe, a socket or a terminal
+ * (where a write can wait for a reader), writes to it never block (unless
+ * opts.blocking): a pipe or terminal is opened again through /proc/self/fd
+ * as a non-blocking description of our own, a stream socket gets
+ * send(MSG_DONTWAIT); the user's file description is never changed (the
+ * shell and other programs may share it).  If that cannot be done, writes
+ * block as for files.  Bytes the fd does not take wait in a queue, in
+ * memory up to 4 MiB per fd and past that in an unlinked temp file in
+ * spill_dir (if even that fails, the write waits for the reader: nothing
+ * is dropped).  err_fd on the same pipe or terminal as out_fd shares its
+ * queue, so the order between them is kept.  pr_output_flush() writes
+ * what the fds take without waiting; the caller waits for
+ * pr_output_wait_fd() to be writable while bytes are pending, and stops
+ * producing output (stops reading its workers) while pr_output_pending()
+ * is high.  pr_output_close() writes the rest, waiting as long as it
+ * takes.
+ *
  * Ownership: every pointer in a record or chunk is borrowed for the call
  * only; what must be held is copied.  The opts strings are copied by
  * pr_output_open().
@@ -97,7 +114,7 @@
 #include "proto.h"
 
 #define PR_OUTPUT_FIRST_SEQ	1		/* 1-based, as {#} */
-#define PR_OUTPUT_HOLD_MAX	(64u << 20)	/* default hold_max */
+#define PR_OUTPUT_HOLD_MAX	(16u << 20)	/* default hold_max */
 
 struct pr_progress;
 
@@ -114,6 +131,7 @@ struct pr_output_opts {
 	bool quiet;			/* write no task output */
 	bool parse_value;		/* --value: see pr_value_parse() */
 	bool append;			/* append to results/joblog */
+	bool blocking;			/* blocking writes to every fd */
 	bool hold_until_flush;		/* write only in pr_output_flush(), so
 					 * the caller can make its journal
 					 * durable first (--journal) */
@@ -197,8 +215,23 @@ void pr_output_discard(struct pr_output *o, uint64_t seq);
 int pr_output_record(struct pr_output *o, const struct pr_record *r,
     struct pr_errbuf *eb);
 
-/* Writes the buffered bytes of every fd.  Call once per loop turn. */
+/* Writes the buffered bytes of every fd (of a non-blocking one, what it
+ * takes now).  Call once per loop turn. */
 int pr_output_flush(struct pr_output *o, struct pr_errbuf *eb);
+
+/* Bytes queued for non-blocking out_fd/err_fd and not written yet. */
+size_t pr_output_pending(const struct pr_output *o);
+/* which 0: stdout, 1: stderr.  The fd to wait for (POLLOUT) while
+ * *pending > 0, or -1 when that stream is written blocking (or shares the
+ * other's queue): then *pending is 0.  The fd stays the same for the
+ * life of o. */
+int pr_output_wait_fd(const struct pr_output *o, int which, size_t *pending);
+/* Bytes wait in a queue for stderr's file (a terminal): a progress line
+ * drawn there now would land in the middle of them. */
+bool pr_output_stderr_busy(const struct pr_output *o);
+/* The write error that made stdout be dropped (-EPIPE: the reader went
+ * away), or 0. */
+int pr_output_stdout_error(const struct pr_output *o);
 
 /* The lowest seq whose record has not been written yet. */
 uint64_t pr_output_next_seq(const struct pr_output *o);

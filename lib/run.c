@@ -48,6 +48,8 @@
 #define KEEP_WINDOW	65536		/* -k: dispatch at most this far
 					 * ahead */
 #define SEND_HIGH	(8u << 20)	/* stop feeding a worker past this */
+#define OUT_HIGH	(4u << 20)	/* output queued for a slow stdout: */
+#define OUT_LOW		(1u << 20)	/* stop reading workers, resume */
 #define TICK_MS(hb)	((uint64_t)((hb) < 250 ? (hb) : 250))
 
 /* ---- jobs ------------------------------------------------------------- */
@@ -139,6 +141,7 @@ struct worker {
 	uint64_t started_at;
 	uint64_t dead_at;		/* when it was given up on */
 	bool exited, eof, closed;
+	bool paused;			/* not read: stdout is backed up */
 	uint64_t done;			/* results received */
 	/* workers that connect back over TCP */
 	bool node;			/* a Slurm node's: started by srun */
@@ -177,6 +180,9 @@ struct run {
 	uv_timer_t ui_timer;
 	uv_signal_t sigint, sigterm;
 	uv_check_t check;
+	uv_poll_t out_poll[2];		/* stdout, stderr: writable */
+	bool out_poll_init[2], out_polling[2];
+	bool reads_paused;		/* output past OUT_HIGH */
 
 	struct ring ring;
 	pthread_t reader;
@@ -908,6 +914,7 @@ all_work_done(const struct run *r)
 }
 
 static void stop_joining(struct run *r);
+static void stop_by_signal(struct run *r, int signum, const char *why);
 
 static void
 shutdown_workers(struct run *r, const char *mode)
@@ -976,6 +983,9 @@ close_loop_handles(struct run *r)
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
 	uv_close((uv_handle_t *)&r->check, NULL);
 	uv_close((uv_handle_t *)&r->wake, NULL);
+	for (int i = 0; i < 2; i++)
+		if (r->out_poll_init[i])
+			uv_close((uv_handle_t *)&r->out_poll[i], NULL);
 }
 
 static void
@@ -1220,7 +1230,10 @@ on_worker_line(void *arg, char *line, size_t len, int err)
 		}
 		j = table_get(r, seq);
 		if (j != NULL && j->w == w && j->attempt == attempt) {
-			if (r->cfg->out.line_buffer)
+			/* held by the output, spilled past its memory
+			 * cap; --value parses the whole stdout */
+			if (r->cfg->out.line_buffer ||
+			    !r->cfg->out.parse_value)
 				pr_output_chunk(r->out, seq, j->t->tag, stream,
 				    tmp.data ? tmp.data : "", tmp.len, NULL);
 			else
@@ -2058,6 +2071,64 @@ start_workers(struct run *r, struct pr_errbuf *eb)
 /* ---- loop callbacks ------------------------------------------------- */
 
 static void
+on_out_writable(uv_poll_t *p, int status, int events)
+{
+	(void)events;
+	/* the check handle (iterate) writes; a broken fd shows up there */
+	if (status < 0)
+		uv_poll_stop(p);
+}
+
+/*
+ * A slow reader of our stdout: past OUT_HIGH bytes queued, stop reading
+ * the workers (their tasks then block in their writes), resume below
+ * OUT_LOW; wait for the fds to take more.  Not while stopping: the
+ * cancelled tasks' results must come in (the queue spills to disk).
+ * When the reader is gone (EPIPE), stop the run as SIGPIPE would.
+ */
+static void
+output_backpressure(struct run *r)
+{
+	size_t q = pr_output_pending(r->out);
+	uint64_t now = uv_now(&r->loop);
+	bool want;
+
+	if (!r->stopping && pr_output_stdout_error(r->out) == -EPIPE)
+		stop_by_signal(r, SIGPIPE, "stdout was closed");
+	want = !r->stopping && q > (r->reads_paused ? OUT_LOW : OUT_HIGH);
+	r->reads_paused = want;
+	for (int i = 0; i < r->nworkers; i++) {
+		struct worker *w = r->workers[i];
+		bool p = want && w->state == W_READY;
+
+		if (w->paused == p || w->tr == NULL || w->closed)
+			continue;
+		w->tr->ops->pause(w->tr, p);
+		w->paused = p;
+		if (!p)		/* its silence counts from now */
+			w->last_seen = now;
+	}
+	for (int i = 0; i < 2; i++) {
+		size_t pending;
+		bool on;
+
+		if (!r->out_poll_init[i] ||
+		    uv_is_closing((uv_handle_t *)&r->out_poll[i]))
+			continue;
+		(void)pr_output_wait_fd(r->out, i, &pending);
+		on = pending > 0;
+		if (on == r->out_polling[i])
+			continue;
+		if (on)
+			uv_poll_start(&r->out_poll[i], UV_WRITABLE,
+			    on_out_writable);
+		else
+			uv_poll_stop(&r->out_poll[i]);
+		r->out_polling[i] = on;
+	}
+}
+
+static void
 iterate(struct run *r)
 {
 	struct pr_errbuf eb = { 0, "" };
@@ -2077,7 +2148,9 @@ iterate(struct run *r)
 		r->output_failed = true;
 		pr_log_error("%s", eb.msg);
 	}
-	pr_progress_update(r->prog, now_unix());
+	output_backpressure(r);
+	if (!pr_output_stderr_busy(r->out))
+		pr_progress_update(r->prog, now_unix());
 }
 
 static void
@@ -2140,7 +2213,9 @@ on_hb(uv_timer_t *t)
 				worker_lost(w, "no hello in time", true);
 			continue;
 		}
-		if (now - w->last_seen > 3 * (uint64_t)r->cfg->hb_ms) {
+		/* one we do not read from is not silent: that is us */
+		if (!w->paused &&
+		    now - w->last_seen > 3 * (uint64_t)r->cfg->hb_ms) {
 			worker_lost(w, "missed 3 heartbeats", true);
 			continue;
 		}
@@ -2156,7 +2231,8 @@ on_ui(uv_timer_t *t)
 {
 	struct run *r = t->data;
 
-	pr_progress_update(r->prog, now_unix());
+	if (!pr_output_stderr_busy(r->out))
+		pr_progress_update(r->prog, now_unix());
 }
 
 static void
@@ -2182,12 +2258,20 @@ on_signal(uv_signal_t *s, int signum)
 	}
 	if (r->signal != 0)
 		return;
+	stop_by_signal(r, signum, signum == SIGINT ? "interrupted" :
+	    "terminated");
+}
+
+/* Stop dispatch and cancel the running tasks; parrun then ends as if
+ * killed by signum (why: for the message). */
+static void
+stop_by_signal(struct run *r, int signum, const char *why)
+{
 	r->signal = signum;
-	r->first_sig_ms = now;
+	r->first_sig_ms = uv_now(&r->loop);
 	r->sum->signal = signum;
 	r->stopping = true;
-	pr_log_error("%s: stopping (cancelling running tasks)",
-	    signum == SIGINT ? "interrupted" : "terminated");
+	pr_log_error("%s: stopping (cancelling running tasks)", why);
 	ring_stop(r);
 	for (int i = 0; i < r->nworkers; i++) {
 		struct worker *w = r->workers[i];
@@ -2437,6 +2521,19 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	r->sigint.data = r->sigterm.data = r;
 	uv_signal_start(&r->sigint, on_signal, SIGINT);
 	uv_signal_start(&r->sigterm, on_signal, SIGTERM);
+	for (int i = 0; i < 2; i++) {
+		size_t pending;
+		int fd = pr_output_wait_fd(r->out, i, &pending);
+		int fl = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+
+		if (fl < 0 || uv_poll_init(&r->loop, &r->out_poll[i], fd) < 0)
+			continue;
+		/* uv_poll_init() made the fd non-blocking: epoll does not
+		 * need that, and a user's socket must stay as it was */
+		(void)fcntl(fd, F_SETFL, fl);
+		r->out_poll[i].data = r;
+		r->out_poll_init[i] = true;
+	}
 
 	pr_sched_init(&r->sched, cfg->schedule, cfg->batch, 1);
 	{
