@@ -390,8 +390,10 @@ nb_put(struct pr_output *o, struct sink *s, const char *p, size_t n,
 	int rc;
 
 	if (s->ovf_wr > s->ovf_rd || queued + n > NB_MEM) {
-		if (tmp_append(o, &s->ovf_fd, &s->ovf_wr, p, n) == 0)
+		if (tmp_append(o, &s->ovf_fd, &s->ovf_wr, p, n) == 0) {
+			o->st.overflowed += n;
 			return 0;
+		}
 		/* no room for it on disk: wait for the reader instead, so
 		 * nothing is lost (what went in before goes first) */
 		if ((rc = nb_drain(o, s, eb)) < 0)

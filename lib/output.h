@@ -181,6 +181,8 @@ struct pr_output_stats {
 	uint64_t downgraded;		/* ok records turned into errors
 					 * because their output was lost */
 	uint64_t spilled;		/* bytes written to the spill file */
+	uint64_t overflowed;		/* bytes queued for a slow reader
+					 * that went to the overflow file */
 };
 
 struct pr_output;

@@ -4,8 +4,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1196,6 +1198,359 @@ TEST(output_nonblocking_pipe)
 	ASSERT(WIFEXITED(status));
 	ASSERT_EQ(WEXITSTATUS(status), 0);
 	free(big);
+}
+
+/* ---- slow readers: non-blocking queue, overflow file ------------------ */
+
+#define PAT(i)	((char)('a' + (i) % 26))
+
+/*
+ * A reader of fd rd that waits for a byte on gate (if >= 0), then reads
+ * everything, copying it to the file `copy` (if not NULL) or checking
+ * the pattern; exits 0 when it got `want` bytes (stops after stop_after
+ * bytes when not 0).
+ */
+static pid_t
+reader(int rd, int wr_close, int gate, const char *copy, size_t want,
+    size_t stop_after)
+{
+	pid_t pid = fork();
+
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		size_t got = 0;
+		char buf[65536], c;
+		ssize_t k;
+		int cfd = -1;
+
+		close(wr_close);
+		if (gate >= 0 && read(gate, &c, 1) != 1)
+			_exit(3);
+		if (copy != NULL &&
+		    (cfd = open(copy, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
+			_exit(4);
+		while ((k = read(rd, buf, sizeof(buf))) > 0) {
+			if (cfd >= 0 && write(cfd, buf, (size_t)k) != k)
+				_exit(5);
+			for (ssize_t i = 0; cfd < 0 && i < k; i++)
+				if (buf[i] != PAT(got + (size_t)i))
+					_exit(2);
+			got += (size_t)k;
+			if (stop_after > 0 && got >= stop_after)
+				_exit(0);
+		}
+		_exit(got == want ? 0 : 1);
+	}
+	close(rd);
+	return pid;
+}
+
+static void
+reader_done(pid_t pid)
+{
+	int status;
+
+	ASSERT_EQ(waitpid(pid, &status, 0), pid);
+	ASSERT(WIFEXITED(status));
+	ASSERT_EQ(WEXITSTATUS(status), 0);
+}
+
+/* Flush, waiting for the fds, until nothing is queued. */
+static void
+flush_all(struct pr_output *o)
+{
+	struct pr_errbuf eb = { 0 };
+	size_t pending;
+
+	for (;;) {
+		struct pollfd pfd[2];
+		int n = 0;
+
+		if (pr_output_flush(o, &eb) < 0)
+			PR_TEST_FAIL("flush: %s", eb.msg);
+		if (pr_output_pending(o) == 0)
+			return;
+		for (int i = 0; i < 2; i++) {
+			int fd = pr_output_wait_fd(o, i, &pending);
+
+			if (fd >= 0 && pending > 0) {
+				pfd[n].fd = fd;
+				pfd[n].events = POLLOUT;
+				n++;
+			}
+		}
+		ASSERT(n > 0);
+		ASSERT(poll(pfd, (nfds_t)n, 10000) > 0);
+	}
+}
+
+static bool
+fd_nonblocking(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	ASSERT(fl >= 0);
+	return (fl & O_NONBLOCK) != 0;
+}
+
+TEST(output_slow_pipe_queues_and_overflows)
+{
+	struct pr_output_opts oo;
+	struct pr_output_stats st;
+	struct pr_output *o;
+	struct pr_record r;
+	const size_t k = 64 * 1024, nrec = 320, total = k * nrec;
+	char *big = malloc(total);
+	size_t pending;
+	int p[2], g[2], fd;
+	pid_t pid;
+
+	ASSERT(big != NULL);
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < total; i++)
+		big[i] = PAT(i);
+	ASSERT_OK(pipe(p));
+	ASSERT_OK(pipe(g));
+	pid = reader(p[0], p[1], g[0], NULL, total, 0);
+	close(g[0]);
+	pr_output_opts_init(&oo);
+	oo.out_fd = p[1];
+	oo.err_fd = tfile("err");
+	oo.spill_dir = tdir();
+	o = open_out(&oo);
+	/* writes go through a description of our own: the user's stays */
+	fd = pr_output_wait_fd(o, 0, &pending);
+	ASSERT(fd >= 0 && fd != p[1]);
+	ASSERT(!fd_nonblocking(p[1]));
+	ASSERT_EQ(pr_output_wait_fd(o, 1, &pending), -1);	/* a file */
+	for (size_t i = 0; i < nrec; i++) {
+		rec_init(&r, i + 1, "x", NULL, NULL);
+		r.out = big + i * k;
+		r.outlen = k;
+		record(o, &r);		/* never waits for the reader */
+	}
+	ASSERT_OK(pr_output_flush(o, NULL));
+	/* the pipe took at most its buffer; the rest waits, past 4 MiB on
+	 * disk */
+	ASSERT(pr_output_pending(o) >= total - (1u << 20));
+	ASSERT_EQ(pr_output_wait_fd(o, 0, &pending), fd);
+	ASSERT_EQ(pending, pr_output_pending(o));
+	pr_output_get_stats(o, &st);
+	ASSERT(st.overflowed >= total - (4u << 20) - k);
+	ASSERT(st.overflowed <= total);
+	ASSERT(!fd_nonblocking(p[1]));
+	ASSERT_EQ(write(g[1], "g", 1), 1);
+	flush_all(o);
+	ASSERT_EQ(pr_output_pending(o), 0);
+	close_out(o);
+	close(p[1]);
+	close(g[1]);
+	reader_done(pid);
+	free(big);
+}
+
+TEST(output_slow_pipe_stdout_stderr_order)
+{
+	struct pr_output_opts oo;
+	struct pr_output *o;
+	struct pr_record r;
+	struct pr_buf want;
+	char out[4096 + 16], err[4096 + 16], *got;
+	size_t pending, n;
+	int p[2], g[2];
+	pid_t pid;
+
+	signal(SIGPIPE, SIG_IGN);
+	ASSERT_OK(pipe(p));
+	ASSERT_OK(pipe(g));
+	pr_buf_init(&want, 0);
+	for (int i = 0; i < 2000; i++) {
+		int a = snprintf(out, 16, "o%d:", i);
+		int b = snprintf(err, 16, "e%d:", i);
+
+		memset(out + a, 'O', 4096 - (size_t)a);
+		memset(err + b, 'E', 1000 - (size_t)b);
+		ASSERT_OK(pr_buf_add(&want, out, 4096));
+		ASSERT_OK(pr_buf_add(&want, err, 1000));
+	}
+	pid = reader(p[0], p[1], g[0], tpath("copy"), want.len, 0);
+	close(g[0]);
+	pr_output_opts_init(&oo);
+	oo.out_fd = p[1];
+	oo.err_fd = p[1];	/* 2>&1 */
+	oo.spill_dir = tdir();
+	o = open_out(&oo);
+	ASSERT(pr_output_wait_fd(o, 0, &pending) >= 0);
+	ASSERT_EQ(pr_output_wait_fd(o, 1, &pending), -1);	/* shared */
+	for (int i = 0; i < 2000; i++) {
+		rec_init(&r, (uint64_t)i + 1, "x", NULL, NULL);
+		r.out = want.data + (size_t)i * 5096;
+		r.outlen = 4096;
+		r.err = want.data + (size_t)i * 5096 + 4096;
+		r.errlen = 1000;
+		record(o, &r);
+	}
+	ASSERT_OK(pr_output_flush(o, NULL));
+	ASSERT(pr_output_pending(o) > (4u << 20));
+	ASSERT(pr_output_stderr_busy(o));
+	ASSERT_EQ(write(g[1], "g", 1), 1);
+	flush_all(o);
+	ASSERT(!pr_output_stderr_busy(o));
+	close_out(o);
+	close(p[1]);
+	close(g[1]);
+	reader_done(pid);
+	got = slurp(tpath("copy"), &n);
+	ASSERT_EQ(n, want.len);
+	ASSERT(memcmp(got, want.data, n) == 0);
+	free(got);
+	pr_buf_release(&want);
+}
+
+TEST(output_slow_pipe_no_overflow_file_waits)
+{
+	struct pr_output_opts oo;
+	struct pr_output_stats st;
+	struct pr_output *o;
+	struct pr_record r;
+	const size_t k = 64 * 1024, nrec = 128, total = k * nrec;
+	char *big = malloc(total);
+	int p[2];
+	pid_t pid;
+
+	ASSERT(big != NULL);
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < total; i++)
+		big[i] = PAT(i);
+	ASSERT_OK(pipe(p));
+	pid = reader(p[0], p[1], -1, NULL, total, 0);
+	pr_output_opts_init(&oo);
+	oo.out_fd = p[1];
+	oo.err_fd = tfile("err");
+	oo.spill_dir = tpath("no-such-dir");
+	o = open_out(&oo);
+	for (size_t i = 0; i < nrec; i++) {
+		rec_init(&r, i + 1, "x", NULL, NULL);
+		r.out = big + i * k;
+		r.outlen = k;
+		record(o, &r);
+	}
+	/* past 4 MiB the writes waited for the reader: nothing lost */
+	pr_output_get_stats(o, &st);
+	ASSERT_U64_EQ(st.overflowed, 0);
+	ASSERT(pr_output_pending(o) <= (4u << 20));
+	close_out(o);
+	close(p[1]);
+	reader_done(pid);
+	free(big);
+}
+
+TEST(output_slow_pipe_reader_gone)
+{
+	struct pr_output_opts oo;
+	struct pr_output *o;
+	struct pr_record r;
+	struct pr_errbuf eb = { 0 };
+	const size_t k = 64 * 1024, nrec = 64, total = k * nrec;
+	char *big = malloc(total);
+	int p[2], rc = 0;
+	pid_t pid;
+
+	ASSERT(big != NULL);
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < total; i++)
+		big[i] = PAT(i);
+	ASSERT_OK(pipe(p));
+	pr_output_opts_init(&oo);
+	oo.out_fd = p[1];
+	oo.err_fd = tfile("err");
+	oo.spill_dir = tdir();
+	o = open_out(&oo);
+	pid = reader(p[0], p[1], -1, NULL, total, 100000);
+	for (size_t i = 0; i < nrec; i++) {
+		rec_init(&r, i + 1, "x", NULL, NULL);
+		r.out = big + i * k;
+		r.outlen = k;
+		if (rc == 0)
+			rc = pr_output_record(o, &r, &eb);
+		else
+			record(o, &r);	/* reported once only */
+	}
+	reader_done(pid);
+	while (rc == 0 && pr_output_pending(o) > 0)
+		rc = pr_output_flush(o, &eb);
+	ASSERT_EQ(rc, -EPIPE);
+	ASSERT(strstr(eb.msg, "stdout") != NULL);
+	ASSERT_EQ(pr_output_stdout_error(o), -EPIPE);
+	ASSERT_EQ(pr_output_pending(o), 0);
+	close_out(o);
+	close(p[1]);
+	free(big);
+}
+
+TEST(output_slow_socket)
+{
+	struct pr_output_opts oo;
+	struct pr_output *o;
+	struct pr_record r;
+	const size_t k = 64 * 1024, nrec = 160, total = k * nrec;
+	char *big = malloc(total);
+	size_t pending;
+	int sv[2], g[2];
+	pid_t pid;
+
+	ASSERT(big != NULL);
+	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < total; i++)
+		big[i] = PAT(i);
+	ASSERT_OK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ASSERT_OK(pipe(g));
+	pid = reader(sv[0], sv[1], g[0], NULL, total, 0);
+	close(g[0]);
+	pr_output_opts_init(&oo);
+	oo.out_fd = sv[1];
+	oo.err_fd = tfile("err");
+	oo.spill_dir = tdir();
+	o = open_out(&oo);
+	/* send(MSG_DONTWAIT) on the user's own fd, left blocking */
+	ASSERT_EQ(pr_output_wait_fd(o, 0, &pending), sv[1]);
+	for (size_t i = 0; i < nrec; i++) {
+		rec_init(&r, i + 1, "x", NULL, NULL);
+		r.out = big + i * k;
+		r.outlen = k;
+		record(o, &r);
+	}
+	ASSERT_OK(pr_output_flush(o, NULL));
+	ASSERT(pr_output_pending(o) > 0);
+	ASSERT(!fd_nonblocking(sv[1]));
+	ASSERT_EQ(write(g[1], "g", 1), 1);
+	close_out(o);		/* waits for the reader */
+	shutdown(sv[1], SHUT_WR);
+	reader_done(pid);
+	close(sv[1]);
+	close(g[1]);
+	free(big);
+}
+
+TEST(output_blocking_option)
+{
+	struct pr_output_opts oo;
+	struct pr_output *o;
+	size_t pending;
+	int p[2];
+
+	ASSERT_OK(pipe(p));
+	pr_output_opts_init(&oo);
+	oo.out_fd = p[1];
+	oo.err_fd = p[1];
+	oo.blocking = true;
+	o = open_out(&oo);
+	ASSERT_EQ(pr_output_wait_fd(o, 0, &pending), -1);
+	ASSERT_EQ(pr_output_wait_fd(o, 1, &pending), -1);
+	ASSERT_EQ(pr_output_pending(o), 0);
+	close_out(o);
+	close(p[0]);
+	close(p[1]);
 }
 
 /* ---- progress is cleared before task output --------------------------- */
