@@ -183,6 +183,8 @@ struct run {
 	uv_poll_t out_poll[2];		/* stdout, stderr: writable */
 	bool out_poll_init[2], out_polling[2];
 	bool reads_paused;		/* output past OUT_HIGH */
+	bool output_wait;		/* done but for output still queued */
+	bool hurry;			/* second SIGINT: no more waiting */
 
 	struct ring ring;
 	pthread_t reader;
@@ -1015,6 +1017,11 @@ close_handles_if_done(struct run *r)
 		return;		/* until it is closed */
 	}
 	if (r->open_lsn > 0)
+		return;
+	/* output queued for a slow reader goes out while the loop still
+	 * handles signals (after it, a SIGINT would kill parrun at once) */
+	r->output_wait = pr_output_pending(r->out) > 0 && !r->hurry;
+	if (r->output_wait)
 		return;
 	if (!uv_is_closing((uv_handle_t *)&r->hb_timer)) {
 		ring_stop(r);	/* the reader must not wake us any more */
@@ -2149,6 +2156,8 @@ iterate(struct run *r)
 		pr_log_error("%s", eb.msg);
 	}
 	output_backpressure(r);
+	if (r->output_wait && pr_output_pending(r->out) == 0)
+		close_handles_if_done(r);
 	if (!pr_output_stderr_busy(r->out))
 		pr_progress_update(r->prog, now_unix());
 }
@@ -2245,6 +2254,7 @@ on_signal(uv_signal_t *s, int signum)
 	    now - r->first_sig_ms < 2000) {
 		/* second Ctrl-C: stop everything now */
 		pr_log_error("interrupted again: killing every task now");
+		r->hurry = true;
 		for (int i = 0; i < r->nworkers; i++) {
 			struct worker *w = r->workers[i];
 			if (w->state != W_DEAD && w->tr != NULL)
