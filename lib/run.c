@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -59,6 +60,9 @@ struct job {
 	int attempt;			/* of the current or next run */
 	int crashes;			/* worker losses under it */
 	int retries_left;
+	int avoid;			/* a retry: the worker it failed on
+					 * (1-based), or 0 */
+	uint64_t due;			/* a delayed retry: when, loop ms */
 	struct worker *w;		/* in flight on it, or NULL */
 	struct job *wnext, *wprev;	/* the worker's flight list */
 	struct job *hnext;		/* flight table chain */
@@ -175,6 +179,7 @@ struct run {
 	uv_async_t wake;
 	uv_timer_t hb_timer;
 	uv_timer_t ui_timer;
+	uv_timer_t retry_timer;		/* the next delayed retry is due */
 	uv_signal_t sigint, sigterm;
 	uv_check_t check;
 
@@ -208,6 +213,8 @@ struct run {
 
 	struct pr_sched sched;
 	struct jobq pending;
+	struct jobq delayed;		/* failed, to retry after a delay */
+	bool halted;			/* --halt said stop */
 	bool input_done;		/* ring drained and reader done */
 	bool stopping;			/* no more dispatch (signal, error) */
 	bool shutting_down;		/* shutdown sent to workers */
@@ -396,6 +403,9 @@ static void job_finish_as(struct run *r, struct job *j, enum pr_status st,
     const struct pr_result_msg *res, const char *error, const char *host,
     int worker, bool silent);
 
+static void check_halt(struct run *r, enum pr_status st,
+    const struct pr_result_msg *res);
+
 static void
 job_finish(struct run *r, struct job *j, enum pr_status st,
     const struct pr_result_msg *res, const char *error, const char *host,
@@ -476,6 +486,7 @@ job_finish_as(struct run *r, struct job *j, enum pr_status st,
 		r->sum->failed++;
 	r->done_total++;
 	pr_progress_done(r->prog, worker, st == PR_ST_OK);
+	check_halt(r, st, res);
 	job_free(j);
 }
 
@@ -797,10 +808,24 @@ reader_main(void *arg)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-static bool
-worker_has_room(const struct run *r, const struct worker *w, size_t window)
+/*
+ * The tasks a worker may hold.  With --halt, no more than it runs: a
+ * task queued on a worker would start the moment a slot frees, before a
+ * failure there could halt the run, and --halt promises that nothing
+ * starts after it.
+ */
+static size_t
+window(const struct run *r, const struct worker *w, unsigned batch)
 {
-	return w->state == W_READY && w->outstanding < window &&
+	if (r->cfg->halt.when != PR_HALT_NEVER)
+		return w->slots > 0 ? (size_t)w->slots : 1;
+	return pr_sched_window(&r->sched, w->slots, batch);
+}
+
+static bool
+worker_has_room(const struct run *r, const struct worker *w, size_t win)
+{
+	return w->state == W_READY && w->outstanding < win &&
 	    w->tr->ops->queued(w->tr) < SEND_HIGH && !r->stopping;
 }
 
@@ -809,6 +834,29 @@ keep_order_blocked(const struct run *r, const struct job *j)
 {
 	return r->cfg->out.keep_order &&
 	    j->t->seq >= pr_output_next_seq(r->out) + KEEP_WINDOW;
+}
+
+/*
+ * A retry should run on another worker than the one it failed on (the
+ * fault may be that worker's or its host's), when another can take it
+ * now; else it runs where there is room, the same worker included.
+ */
+static bool
+leave_for_another(const struct run *r, const struct job *j,
+    const struct worker *w)
+{
+	if (j->avoid != w->index)
+		return false;
+	for (int i = 0; i < r->nworkers; i++) {
+		const struct worker *o = r->workers[i];
+		unsigned b = pr_sched_batch(&r->sched, r->pending.n,
+		    r->input_done);
+
+		if (o != w && worker_has_room(r, o,
+		    window(r, o, b)))
+			return true;
+	}
+	return false;
 }
 
 static void
@@ -833,7 +881,7 @@ dispatch(struct run *r)
 				break;
 			w = r->workers[pr_sched_static_worker(j->t->seq,
 			    r->nworkers)];
-			win = pr_sched_window(&r->sched, w->slots, b);
+			win = window(r, w, b);
 			if (w->state == W_DEAD) {
 				/* its share goes to whoever is alive */
 				for (int k = 0; k < r->nworkers; k++) {
@@ -855,7 +903,7 @@ dispatch(struct run *r)
 		struct worker *w = r->workers[i];
 		unsigned b = pr_sched_batch(&r->sched, r->pending.n,
 		    r->input_done);
-		size_t win = pr_sched_window(&r->sched, w->slots, b);
+		size_t win = window(r, w, b);
 		size_t n = 0;
 
 		if (w->state != W_READY)
@@ -884,7 +932,8 @@ dispatch(struct run *r)
 			if (want < b && r->pending.n >= b && w->outstanding > 0)
 				break;
 			while (n < want && r->pending.head != NULL &&
-			    !keep_order_blocked(r, r->pending.head))
+			    !keep_order_blocked(r, r->pending.head) &&
+			    !leave_for_another(r, r->pending.head, w))
 				batch[n++] = jobq_pop(&r->pending);
 			if (n == 0)
 				break;
@@ -894,12 +943,92 @@ dispatch(struct run *r)
 	}
 }
 
+/* ---- retries ----------------------------------------------------------- */
+
+/*
+ * A failed task runs again after --retry-delay, doubled for every retry
+ * after the first (at most RETRY_DELAY_MAX), and preferably on another
+ * worker than the one it failed on (see dispatch()).  It waits in
+ * r->delayed; one timer is set for the earliest.
+ */
+#define RETRY_DELAY_MAX	60.0
+
+static void on_retry_due(uv_timer_t *t);
+
+static void
+arm_retry_timer(struct run *r)
+{
+	uint64_t now = uv_now(&r->loop), first = UINT64_MAX;
+
+	for (struct job *j = r->delayed.head; j != NULL; j = j->qnext)
+		if (j->due < first)
+			first = j->due;
+	if (first == UINT64_MAX)
+		uv_timer_stop(&r->retry_timer);
+	else
+		uv_timer_start(&r->retry_timer, on_retry_due,
+		    first > now ? first - now : 0, 0);
+}
+
+static void
+on_retry_due(uv_timer_t *t)
+{
+	struct run *r = t->data;
+	uint64_t now = uv_now(&r->loop);
+	struct jobq keep = { NULL, NULL, 0 };
+	struct job *j;
+
+	while ((j = jobq_pop(&r->delayed)) != NULL) {
+		if (j->due <= now) {
+			j->attempt++;
+			jobq_push_front(&r->pending, j);
+		}
+		else
+			jobq_push(&keep, j);
+	}
+	r->delayed = keep;
+	arm_retry_timer(r);
+}
+
+static void
+retry_later(struct run *r, struct job *j, const struct worker *w)
+{
+	double delay = r->cfg->retry_delay;
+
+	/* attempt 1 failed: the first retry waits the delay itself */
+	for (int k = 1; k < j->attempt && delay < RETRY_DELAY_MAX; k++)
+		delay *= 2;
+	if (delay > RETRY_DELAY_MAX)
+		delay = RETRY_DELAY_MAX;
+	j->avoid = w->index;
+	if (delay <= 0) {
+		j->attempt++;
+		jobq_push(&r->pending, j);
+		return;
+	}
+	j->due = uv_now(&r->loop) + (uint64_t)(delay * 1000.0);
+	jobq_push(&r->delayed, j);
+	arm_retry_timer(r);
+}
+
+/* Record what waits for a retry as not run again (the run is ending). */
+static void
+drop_delayed(struct run *r, enum pr_status st, const char *why)
+{
+	struct job *j;
+
+	while ((j = jobq_pop(&r->delayed)) != NULL)
+		job_finish(r, j, st, NULL, why, NULL, 0);
+	uv_timer_stop(&r->retry_timer);
+}
+
 /* ---- the end of a run ---------------------------------------------- */
 
 static bool
 all_work_done(const struct run *r)
 {
-	if (!r->input_done || r->pending.n > 0 || r->inflight > 0)
+	if (!r->input_done || r->pending.n > 0 || r->delayed.n > 0 ||
+	    r->inflight > 0)
 		return false;
 	for (int i = 0; i < r->nworkers; i++)
 		if (r->workers[i]->pinned.n > 0)
@@ -928,6 +1057,24 @@ shutdown_workers(struct run *r, const char *mode)
 	r->shutting_down = true;
 }
 
+/* Record what was read and not sent (or waits for a retry) as not run:
+ * the run is stopping. */
+static void
+cancel_waiting(struct run *r)
+{
+	struct job *j;
+
+	while ((j = jobq_pop(&r->pending)) != NULL)
+		job_finish(r, j, PR_ST_CANCELLED, NULL,
+		    "not run: parrun was stopped", NULL, 0);
+	drop_delayed(r, PR_ST_CANCELLED, "failed, and not retried: "
+	    "parrun was stopped");
+	for (int i = 0; i < r->nworkers; i++)
+		while ((j = jobq_pop(&r->workers[i]->pinned)) != NULL)
+			job_finish(r, j, PR_ST_CANCELLED, NULL,
+			    "not run: parrun was stopped", NULL, 0);
+}
+
 static void
 finish_if_done(struct run *r)
 {
@@ -937,11 +1084,13 @@ finish_if_done(struct run *r)
 		/* nobody left to run what remains: record it as lost */
 		struct job *j;
 
-		if (r->pending.n > 0 || !r->input_done)
+		if (r->pending.n > 0 || r->delayed.n > 0 || !r->input_done)
 			no_worker_left(r);
 		while ((j = jobq_pop(&r->pending)) != NULL)
 			job_finish(r, j, PR_ST_LOST, NULL, "no worker left",
 			    NULL, 0);
+		drop_delayed(r, PR_ST_LOST, "failed, and no worker was left "
+		    "to retry it");
 		for (int i = 0; i < r->nworkers; i++)
 			while ((j = jobq_pop(&r->workers[i]->pinned)) != NULL)
 				job_finish(r, j, PR_ST_LOST, NULL,
@@ -950,14 +1099,7 @@ finish_if_done(struct run *r)
 			return;		/* keep draining the input */
 	}
 	if (r->stopping && r->inflight == 0) {
-		struct job *j;
-		while ((j = jobq_pop(&r->pending)) != NULL)
-			job_finish(r, j, PR_ST_CANCELLED, NULL,
-			    "not run: parrun was stopped", NULL, 0);
-		for (int i = 0; i < r->nworkers; i++)
-			while ((j = jobq_pop(&r->workers[i]->pinned)) != NULL)
-				job_finish(r, j, PR_ST_CANCELLED, NULL,
-				    "not run: parrun was stopped", NULL, 0);
+		cancel_waiting(r);
 		ring_stop(r);
 		shutdown_workers(r, "now");
 		return;
@@ -972,6 +1114,7 @@ close_loop_handles(struct run *r)
 {
 	uv_close((uv_handle_t *)&r->hb_timer, NULL);
 	uv_close((uv_handle_t *)&r->ui_timer, NULL);
+	uv_close((uv_handle_t *)&r->retry_timer, NULL);
 	uv_close((uv_handle_t *)&r->sigint, NULL);
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
 	uv_close((uv_handle_t *)&r->check, NULL);
@@ -1055,11 +1198,10 @@ handle_result(struct worker *w, const cJSON *obj)
 	if ((res.status == PR_ST_FAILED || res.status == PR_ST_TIMEOUT) &&
 	    j->retries_left > 0 && !r->stopping) {
 		j->retries_left--;
-		j->attempt++;
 		pr_output_discard(r->out, j->t->seq);
 		pr_buf_reset(&j->out);
 		pr_buf_reset(&j->err);
-		jobq_push(&r->pending, j);
+		retry_later(r, j, w);
 		return;
 	}
 	job_finish(r, j, res.status, &res, NULL, w->host, w->index);
@@ -2159,6 +2301,57 @@ on_ui(uv_timer_t *t)
 	pr_progress_update(r->prog, now_unix());
 }
 
+/* Cancel every task in flight: TERM to its process group, KILL 2 s
+ * later; each comes back as a cancelled result. */
+static void
+cancel_running(struct run *r)
+{
+	for (int i = 0; i < r->nworkers; i++) {
+		struct worker *w = r->workers[i];
+		if (w->state == W_READY)
+			for (struct job *j = w->flights; j; j = j->wnext)
+				pr_msg_cancel(&w->wbuf, j->t->seq, j->attempt,
+				    2000);
+	}
+}
+
+/*
+ * --halt: after each final record.  soon: start nothing more, let the
+ * running tasks finish (the workers report what they hold and have not
+ * started as cancelled); now: cancel the running ones too.  What was read
+ * and not run is recorded as cancelled; what was not read has no record
+ * (--resume with a --journal runs it later).
+ */
+static void
+check_halt(struct run *r, enum pr_status st, const struct pr_result_msg *res)
+{
+	const struct pr_halt *h = &r->cfg->halt;
+	char policy[64];
+
+	if (r->halted || h->when == PR_HALT_NEVER ||
+	    !pr_halt_reached(h, r->sum->tasks, r->sum->ok, r->sum->failed))
+		return;
+	r->halted = true;
+	r->sum->halted = true;
+	r->sum->halt_exit = -1;
+	if (h->on == PR_HALT_SUCCESS)
+		r->sum->halt_exit = 0;
+	else if (h->on == PR_HALT_FAIL && st != PR_ST_OK)
+		/* as GNU parallel: the status of the task that tipped it */
+		r->sum->halt_exit = res != NULL && res->exit > 0 ? res->exit :
+		    res != NULL && res->signal > 0 ? 128 + res->signal : 1;
+	pr_log_error("halting %s: %" PRIu64 " ok, %" PRIu64 " not ok "
+	    "(--halt %s)", h->when == PR_HALT_NOW ? "now" : "soon",
+	    r->sum->ok, r->sum->failed,
+	    pr_halt_format(h, policy, sizeof(policy)));
+	if (r->stopping)
+		return;
+	r->stopping = true;
+	ring_stop(r);
+	cancel_waiting(r);
+	shutdown_workers(r, h->when == PR_HALT_NOW ? "now" : "soon");
+}
+
 static void
 on_signal(uv_signal_t *s, int signum)
 {
@@ -2189,13 +2382,7 @@ on_signal(uv_signal_t *s, int signum)
 	pr_log_error("%s: stopping (cancelling running tasks)",
 	    signum == SIGINT ? "interrupted" : "terminated");
 	ring_stop(r);
-	for (int i = 0; i < r->nworkers; i++) {
-		struct worker *w = r->workers[i];
-		if (w->state == W_READY)
-			for (struct job *j = w->flights; j; j = j->wnext)
-				pr_msg_cancel(&w->wbuf, j->t->seq, j->attempt,
-				    2000);
-	}
+	cancel_running(r);
 }
 
 /* ---- setup and teardown ------------------------------------------------ */
@@ -2211,6 +2398,7 @@ pr_config_init(struct pr_config *c)
 	c->hb_ms = 5000;
 	c->retries = 0;
 	c->crash_limit = 3;
+	c->retry_delay = 0.1;
 	c->ssh.connect_timeout_ms = 10000;
 	c->ssh.keepalive_s = 15;
 	pr_input_opts_init(&c->in);
@@ -2430,6 +2618,8 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	r->last_hb = uv_now(&r->loop);
 	uv_timer_init(&r->loop, &r->ui_timer);
 	r->ui_timer.data = r;
+	uv_timer_init(&r->loop, &r->retry_timer);
+	r->retry_timer.data = r;
 	if (r->prog != NULL)
 		uv_timer_start(&r->ui_timer, on_ui, 100, 100);
 	uv_signal_init(&r->loop, &r->sigint);
