@@ -454,6 +454,9 @@ main(int argc, char **argv)
 			}
 			cfg.crash_limit = (int)l;
 			break;
+		case PR_OPT_RESPAWN:
+			cfg.respawn = true;
+			break;
 		case PR_OPT_HALT:
 			if (pr_halt_parse(optarg, &cfg.halt, &eb) < 0) {
 				status = bad_usage("invalid --halt: %s",

@@ -144,6 +144,9 @@ struct worker {
 	uint64_t dead_at;		/* when it was given up on */
 	bool exited, eof, closed;
 	uint64_t done;			/* results received */
+	int lost_in_row;		/* it and the workers it replaced:
+					 * lost without a result between */
+	bool respawn_due;		/* --respawn: replace it once closed */
 	/* workers that connect back over TCP */
 	bool node;			/* a Slurm node's: started by srun */
 	bool tcp;			/* came through a listener */
@@ -215,6 +218,8 @@ struct run {
 	struct jobq pending;
 	struct jobq delayed;		/* failed, to retry after a delay */
 	bool halted;			/* --halt said stop */
+	int respawns;			/* lost workers to replace (counted in
+					 * alive meanwhile) */
 	bool input_done;		/* ring drained and reader done */
 	bool stopping;			/* no more dispatch (signal, error) */
 	bool shutting_down;		/* shutdown sent to workers */
@@ -1128,7 +1133,7 @@ close_handles_if_done(struct run *r)
 		if (!r->workers[i]->closed)
 			return;
 	if ((!r->input_done && !r->stopping) ||
-	    (r->waiting_joins && !r->shutting_down))
+	    (r->waiting_joins && !r->shutting_down) || r->respawns > 0)
 		return;		/* work is left, or workers may still come */
 	stop_joining(r);
 	if (r->srun != NULL) {
@@ -1417,6 +1422,71 @@ worker_close(struct worker *w)
  * A worker is gone or untrustworthy: kill it, put its in-flight jobs back
  * (attempt + 1) or record them as lost past the crash limit.
  */
+/*
+ * --respawn: a lost worker is replaced (a new process or SSH connection
+ * to the same host) once it is gone, RESPAWN_DELAY_MS later.  A host
+ * whose workers are lost RESPAWN_LIMIT times in a row without a result
+ * between is dropped; without --respawn a lost worker is not replaced,
+ * so its host takes no more tasks.  Workers that connect back (Slurm
+ * nodes, --listen) are started by others and are not replaced.
+ */
+#define RESPAWN_DELAY_MS	500
+#define RESPAWN_LIMIT		3
+
+static struct worker *worker_new(struct run *r, const struct pr_host *spec);
+static int worker_start(struct run *r, struct worker *w);
+
+static void
+plan_respawn(struct worker *w, const char *why)
+{
+	struct run *r = w->r;
+
+	if (!r->cfg->respawn || w->tcp || w->node)
+		return;
+	w->lost_in_row = w->done > 0 ? 1 : w->lost_in_row + 1;
+	if (w->lost_in_row >= RESPAWN_LIMIT && w->remote)
+		pr_log_error("dropping host '%s': its worker was lost %d "
+		    "times in a row without finishing a task (last: %s)",
+		    w->host, w->lost_in_row, why);
+	else if (w->lost_in_row >= RESPAWN_LIMIT)
+		pr_log_error("not replacing worker %d: it and the workers "
+		    "before it were lost %d times in a row without finishing "
+		    "a task (last: %s)", w->index, w->lost_in_row, why);
+	if (w->lost_in_row >= RESPAWN_LIMIT)
+		return;
+	w->respawn_due = true;
+	r->respawns++;
+	r->alive++;
+}
+
+/* From the heartbeat tick: replace the lost workers that are gone. */
+static void
+respawn_workers(struct run *r, uint64_t now)
+{
+	for (int i = 0; i < r->nworkers; i++) {
+		struct worker *w = r->workers[i], *nw;
+
+		if (!w->respawn_due || (!r->stopping && !r->shutting_down &&
+		    (!w->closed || now - w->dead_at < RESPAWN_DELAY_MS)))
+			continue;
+		w->respawn_due = false;
+		r->respawns--;
+		r->alive--;
+		if (r->stopping || r->shutting_down)
+			continue;
+		nw = worker_new(r, w->spec);
+		if (nw == NULL) {
+			pr_log_error("cannot replace worker %d: %d workers "
+			    "in the run already", w->index, r->nworkers);
+			continue;
+		}
+		nw->lost_in_row = w->lost_in_row;
+		pr_log_info("worker %d (%s) replaces worker %d", nw->index,
+		    w->host[0] ? w->host : "localhost", w->index);
+		(void)worker_start(r, nw);	/* logs its own failure */
+	}
+}
+
 static void
 worker_lost(struct worker *w, const char *why, bool kill)
 {
@@ -1431,6 +1501,8 @@ worker_lost(struct worker *w, const char *why, bool kill)
 		    w->host[0] ? w->host : "starting", w->pid, why);
 	w->state = W_DEAD;
 	r->alive--;
+	if (!expected && !r->stopping && !r->shutting_down)
+		plan_respawn(w, why);
 	if (w->tr != NULL && !w->exited) {
 		if (kill)
 			w->tr->ops->kill(w->tr, SIGKILL);
@@ -2253,6 +2325,8 @@ on_hb(uv_timer_t *t)
 			    (double)connect_ms / 1000.0);
 	}
 
+	if (r->respawns > 0)
+		respawn_workers(r, now);
 	for (int i = 0; i < r->nworkers; i++) {
 		struct worker *w = r->workers[i];
 

@@ -67,6 +67,7 @@ struct pr_config {
 	double retry_delay;		/* s before the first retry of a
 					 * failed task; doubles per retry */
 	struct pr_halt halt;		/* --halt: stop early */
+	bool respawn;			/* replace lost local and SSH workers */
 	uint64_t seed;
 	bool seed_given;		/* --seed: else a resume reuses the
 					 * journal's */

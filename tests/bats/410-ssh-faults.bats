@@ -142,3 +142,19 @@ teardown() {
 	# the cut-off worker gives up on its coordinator by itself
 	assert_no_process "worker-$MARK" 20 || false
 }
+
+@test "--respawn: a remote worker killed mid-run is replaced over a new connection" {
+	# task 2 kills its (remote) worker once; the host is the only one
+	cat > task.sh <<-'EOF'
+	if [ "$1" = 2 ] && [ ! -e killed ]; then
+		touch killed; kill -9 $PPID; sleep 5
+	fi
+	echo "$1"
+	EOF
+	run -0 --separate-stderr bash -c "parrun -v --respawn -S '1/$EP1' \
+		${SSHOPTS[*]} --results r.jsonl bash '$PWD/task.sh' ::: 1 2 3 3>&-"
+	[ "$(jq -r .id r.jsonl | sort -n | tr '\n' ' ')" = "1 2 3 " ]
+	[ "$(jq -r .status r.jsonl | sort -u)" = ok ]
+	[ "$(jq -r 'select(.id == "2") | "\(.attempts) \(.worker) \(.host)"' r.jsonl)" = "2 2 $SSH_ADDR_1" ]
+	[[ $stderr == *"worker 2 ($SSH_ADDR_1) replaces worker 1"* ]]
+}

@@ -171,3 +171,38 @@ until_seen() {
 	run ! pid_alive "$(cat stopped)"
 	assert_no_process "$MARK" 5 || false
 }
+
+@test "--respawn replaces a lost worker; without it the run has none left" {
+	# -j1: task 2 kills its worker once
+	cat > task.sh <<-'EOF'
+	echo "$1 $PARRUN_WORKER" >> ledger
+	if [ "$1" = 2 ] && [ ! -e killed ]; then
+		touch killed; kill -9 $PPID; sleep 5
+	fi
+	EOF
+	run -0 --separate-stderr parrun -v -j1 --respawn --results r.jsonl \
+		bash task.sh ::: 1 2 3 4
+	one_record_per_id r.jsonl 4
+	[ "$(jq -r .status r.jsonl | sort -u)" = ok ]
+	[ "$(jq -r 'select(.id == "2") | "\(.attempts) \(.worker)"' r.jsonl)" = "2 2" ]
+	[[ $stderr == *"worker 2 ("*") replaces worker 1"* ]]
+
+	rm -f killed ledger
+	run -255 --separate-stderr parrun -j1 --results r.jsonl \
+		bash task.sh ::: 1 2 3 4
+	one_record_per_id r.jsonl 4
+	[ "$(jq -r 'select(.id == "1") | .status' r.jsonl)" = ok ]
+	[ "$(jq -r 'select(.id != "1") | .status' r.jsonl | sort -u)" = lost ]
+	[[ $stderr == *"no worker left"* ]]
+}
+
+@test "--respawn gives up on workers lost 3 times in a row: the run ends, nothing hangs" {
+	# a worker program that dies at once, every time
+	run -255 --separate-stderr parrun -j2 --respawn --worker /bin/false \
+		--results r.jsonl true ::: 1 2 3
+	one_record_per_id r.jsonl 3
+	[ "$(jq -r .status r.jsonl | sort -u)" = lost ]
+	[ "$(grep -c 'not replacing worker' <<< "$stderr")" -eq 2 ]
+	# 2 workers, each replaced twice: 6 started in all
+	[ "$(grep -c ' lost: ' <<< "$stderr")" -eq 6 ]
+}
