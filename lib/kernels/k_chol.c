@@ -82,10 +82,14 @@ chol_run(const cJSON *params, struct pr_kctx *ctx)
 	z = s->z.p;
 	pr_kfill_double(x, n * n, ctx->seed,
 	    pr_kstream(ctx), nth);
+	if (pr_kstopped(ctx))
+		return pr_kstopped_err(ctx, "chol");
 	blas->set_num_threads(nth);
 	t0 = pr_ktime();
 	blas->dsyrk(CblasColMajor, CblasUpper, CblasTrans, (blasint)n,
 	    (blasint)n, 1.0, x, (blasint)n, 0.0, z, (blasint)n);
+	if (pr_kstopped(ctx))
+		return pr_kstopped_err(ctx, "chol");
 	/* the _work form: no NaN scan of Z, no allocation */
 	info = blas->dpotrf_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, z,
 	    (lapack_int)n);

@@ -115,3 +115,16 @@ values() { # ARGS... : the per-task values by id, one "id value" a line
 	[ "$(jq -r 'select(.id=="f") | .status' r.jsonl)" = ok ]
 	[ "$(jq -r 'select(.id=="a") | .error' r.jsonl)" != null ]
 }
+
+@test "long kernels stop at --timeout and free their slot for the next task" {
+	# 1e12 draws would take most of an hour; the one slot must be free
+	# again for the noop (timeout(1) only bounds a hang)
+	printf '%s\n' \
+		'{"id":"run","kernel":"randsum","n":1000000000000}' \
+		'{"id":"strided","kernel":"randsum","from":1,"to":1000000000000,"step":20}' \
+		'{"id":"map","kernel":"map","n":100000000,"threads":1}' \
+		'{"id":"next","kernel":"noop"}' > t.jsonl
+	run -3 --separate-stderr timeout 60 parrun -j1 --timeout 0.5 \
+		--results r.jsonl < t.jsonl
+	[ "$(jq -r '"\(.id) \(.status)"' r.jsonl | tr '\n' ',')" = "run timeout,strided timeout,map timeout,next ok," ]
+}
