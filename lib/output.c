@@ -43,6 +43,11 @@
 struct sink {
 	int fd;
 	bool own;		/* we opened it: close it */
+	bool nb;		/* non-blocking: what fd does not take now
+				 * waits in buf, from off */
+	int restore_fl;		/* fd's status flags to put back at close,
+				 * or -1 */
+	size_t off;		/* buf bytes already written (nb) */
 	bool dead;		/* a write failed: drop what comes */
 	bool tty_shared;	/* out or err: clear the progress first */
 	const char *name;	/* for messages */
@@ -179,6 +184,7 @@ sink_init(struct sink *s, int fd, const char *name)
 	memset(s, 0, sizeof(*s));
 	s->fd = fd;
 	s->name = name;
+	s->restore_fl = -1;
 	pr_buf_init(&s->buf, 0);
 }
 
@@ -186,10 +192,87 @@ static int
 sink_fail(struct sink *s, int rc, struct pr_errbuf *eb)
 {
 	s->dead = true;
+	s->off = 0;
 	pr_buf_release(&s->buf);
 	return pr_err(eb, rc, "cannot write to %s: %s", s->name,
 	    pr_strerror(rc));
 }
+
+/*
+ * opts.nonblock: writes to a pipe, FIFO, terminal or socket must never
+ * stop the caller's loop.  Reopening /proc/self/fd/N gives a description
+ * of our own for pipes, FIFOs and terminals, so O_NONBLOCK does not
+ * reach the shell or the other processes that share the original one;
+ * a socket cannot be reopened, so its flag is set and put back at close.
+ * Regular files never keep a writer waiting long: they stay as they are.
+ */
+static void
+sink_nonblock(struct sink *s)
+{
+	struct stat st;
+	char path[64];
+	int fd, fl;
+
+	if (s->fd < 0 || fstat(s->fd, &st) < 0 || S_ISREG(st.st_mode) ||
+	    S_ISBLK(st.st_mode))
+		return;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", s->fd);
+		fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+		if (fd >= 0) {
+			s->fd = fd;
+			s->own = true;
+			s->nb = true;
+			return;
+		}
+	}
+	fl = fcntl(s->fd, F_GETFL);
+	if (fl < 0)
+		return;
+	if (!(fl & O_NONBLOCK) && fcntl(s->fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return;
+	if (!(fl & O_NONBLOCK))
+		s->restore_fl = fl;
+	s->nb = true;
+}
+
+static size_t
+sink_pending(const struct sink *s)
+{
+	return s->buf.len - s->off;
+}
+
+/* nb: write what the fd takes now; the rest stays for the next call */
+static int
+sink_push(struct pr_output *o, struct sink *s, struct pr_errbuf *eb)
+{
+	while (s->off < s->buf.len) {
+		ssize_t w;
+
+		if (o->opts.write_fn != NULL)
+			w = o->opts.write_fn(o->opts.write_arg, s->fd,
+			    s->buf.data + s->off, s->buf.len - s->off);
+		else
+			w = write(s->fd, s->buf.data + s->off,
+			    s->buf.len - s->off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w <= 0)
+			return sink_fail(s, w < 0 ? -errno : -EIO, eb);
+		s->off += (size_t)w;
+	}
+	if (s->off == s->buf.len) {
+		pr_buf_reset(&s->buf);
+		s->off = 0;
+	} else if (s->off >= (1u << 20) && s->off >= s->buf.len / 2) {
+		pr_buf_consume(&s->buf, s->off);
+		s->off = 0;
+	}
+	return 0;
+}
+
 
 static int
 sink_write(struct pr_output *o, struct sink *s, const char *p, size_t n,
@@ -212,6 +295,11 @@ sink_flush(struct pr_output *o, struct sink *s, struct pr_errbuf *eb)
 
 	if (s->dead || s->buf.len == 0)
 		return 0;
+	if (s->nb) {
+		if (s->tty_shared && o->opts.progress != NULL)
+			pr_progress_clear(o->opts.progress);
+		return sink_push(o, s, eb);
+	}
 	rc = sink_write(o, s, s->buf.data, s->buf.len, eb);
 	if (rc == 0)
 		pr_buf_reset(&s->buf);
@@ -229,6 +317,16 @@ sink_put(struct pr_output *o, struct sink *s, const char *p, size_t n,
 	if (s->peer != NULL && s->peer->buf.len > 0 &&
 	    (rc = sink_flush(o, s->peer, eb)) < 0)
 		return rc;
+	if (s->nb) {
+		/* behind a peer that has not drained: wait after it, so the
+		 * order between the two stays */
+		if (pr_buf_add(&s->buf, p, n) < 0)
+			return pr_err(eb, -ENOMEM, "out of memory");
+		if (o->opts.hold_until_flush || sink_pending(s) < SINK_MAX ||
+		    (s->peer != NULL && sink_pending(s->peer) > 0))
+			return 0;
+		return sink_flush(o, s, eb);
+	}
 	if (s->buf.len + n <= SINK_MAX || o->opts.hold_until_flush) {
 		if (pr_buf_add(&s->buf, p, n) < 0)
 			return pr_err(eb, -ENOMEM, "out of memory");
@@ -1251,6 +1349,10 @@ pr_output_open(struct pr_output **op, const struct pr_output_opts *oo,
 		o->out.peer = &o->err;
 		o->err.peer = &o->out;
 	}
+	if (oo->nonblock) {
+		sink_nonblock(&o->out);
+		sink_nonblock(&o->err);
+	}
 	sink_init(&o->res_sink, -1, "the results file");
 	sink_init(&o->log_sink, -1, "the joblog");
 	pr_buf_init(&o->line, 0);
@@ -1551,6 +1653,55 @@ pr_output_get_stats(const struct pr_output *o, struct pr_output_stats *st)
 	*st = o->st;
 }
 
+/* nb, at the end: wait until the fd has taken everything */
+static int
+sink_drain(struct pr_output *o, struct sink *s, struct pr_errbuf *eb)
+{
+	while (s->nb && !s->dead && sink_pending(s) > 0) {
+		struct pollfd pfd = { .fd = s->fd, .events = POLLOUT };
+		int rc;
+
+		if ((rc = sink_push(o, s, eb)) < 0)
+			return rc;
+		if (sink_pending(s) > 0 && poll(&pfd, 1, -1) < 0 &&
+		    errno != EINTR)
+			return sink_fail(s, -errno, eb);
+	}
+	return 0;
+}
+
+static void
+sink_unset_nonblock(struct sink *s)
+{
+	if (s->own && s->nb)
+		close(s->fd);
+	else if (s->restore_fl >= 0)
+		(void)fcntl(s->fd, F_SETFL, s->restore_fl);
+	s->nb = false;
+}
+
+size_t
+pr_output_backlog(const struct pr_output *o)
+{
+	return sink_pending(&o->out) + sink_pending(&o->err);
+}
+
+int
+pr_output_wait_fd(const struct pr_output *o, int stream)
+{
+	const struct sink *s = stream == 2 ? &o->err : &o->out;
+
+	return s->nb && !s->dead && sink_pending(s) > 0 ? s->fd : -1;
+}
+
+int
+pr_output_nb_fd(const struct pr_output *o, int stream)
+{
+	const struct sink *s = stream == 2 ? &o->err : &o->out;
+
+	return s->nb ? s->fd : -1;
+}
+
 int
 pr_output_close(struct pr_output *o, struct pr_errbuf *eb)
 {
@@ -1579,6 +1730,10 @@ pr_output_close(struct pr_output *o, struct pr_errbuf *eb)
 		if (o->tab[i] != NULL)
 			held_destroy(o, o->tab[i]);
 	keep_err(&rc, pr_output_flush(o, eb));
+	keep_err(&rc, sink_drain(o, &o->out, eb));
+	keep_err(&rc, sink_drain(o, &o->err, eb));
+	sink_unset_nonblock(&o->out);
+	sink_unset_nonblock(&o->err);
 	if (o->res_sink.own && close(o->res_sink.fd) < 0 && !o->res_sink.dead)
 		keep_err(&rc, pr_err(eb, -errno, "cannot close '%s': %s",
 		    o->results_path, pr_strerror(-errno)));

@@ -75,7 +75,12 @@
  *
  * Writes are buffered per fd (flushed at 64 KiB and by pr_output_flush())
  * and written fully: partial writes and EINTR are retried, EAGAIN waits in
- * poll(POLLOUT).  The caller must ignore SIGPIPE.  A write error on an fd
+ * poll(POLLOUT).  With nonblock, writes to out_fd and err_fd never wait
+ * (unless they are regular files): what a pipe, terminal or socket does
+ * not take now stays in memory, pr_output_backlog() bytes of it, and
+ * pr_output_flush() writes more when pr_output_wait_fd() is writable; the
+ * caller stops reading what produces output while the backlog is large.
+ * pr_output_close() waits until everything is written.  The caller must ignore SIGPIPE.  A write error on an fd
  * (EPIPE on stdout when the reader went away) is returned once, with eb
  * naming the fd; that fd is then dropped while the others go on, so the
  * results file and joblog are still complete.  If a progress display is
@@ -117,6 +122,11 @@ struct pr_output_opts {
 	bool hold_until_flush;		/* write only in pr_output_flush(), so
 					 * the caller can make its journal
 					 * durable first (--journal) */
+	bool nonblock;			/* never wait for out_fd/err_fd: see
+					 * above; pipes, FIFOs and terminals
+					 * are reopened (/proc/self/fd/N) for
+					 * a description of our own, sockets
+					 * get O_NONBLOCK until close */
 	const char *results;		/* path, "-" for out_fd, or NULL */
 	const char *joblog;		/* path, "-" for out_fd, or NULL */
 	const char *spill_dir;		/* NULL: $TMPDIR, else /tmp */
@@ -199,6 +209,16 @@ int pr_output_record(struct pr_output *o, const struct pr_record *r,
 
 /* Writes the buffered bytes of every fd.  Call once per loop turn. */
 int pr_output_flush(struct pr_output *o, struct pr_errbuf *eb);
+
+/*
+ * nonblock: bytes for out_fd and err_fd not written yet; the fd to poll
+ * for writability for stream 1 (out) or 2 (err) while it has such bytes,
+ * else -1; and that fd whether or not it has any (-1 when the stream is
+ * not non-blocking), for setting up a poll handle once.
+ */
+size_t pr_output_backlog(const struct pr_output *o);
+int pr_output_wait_fd(const struct pr_output *o, int stream);
+int pr_output_nb_fd(const struct pr_output *o, int stream);
 
 /* The lowest seq whose record has not been written yet. */
 uint64_t pr_output_next_seq(const struct pr_output *o);

@@ -49,6 +49,8 @@
 #define KEEP_WINDOW	65536		/* -k: dispatch at most this far
 					 * ahead */
 #define SEND_HIGH	(8u << 20)	/* stop feeding a worker past this */
+#define OUT_HIGH	(8u << 20)	/* output backlog: stop reading workers */
+#define OUT_LOW		(1u << 20)	/* ... and read them again below this */
 #define TICK_MS(hb)	((uint64_t)((hb) < 250 ? (hb) : 250))
 
 /* ---- jobs ------------------------------------------------------------- */
@@ -183,6 +185,12 @@ struct run {
 	uv_timer_t hb_timer;
 	uv_timer_t ui_timer;
 	uv_timer_t retry_timer;		/* the next delayed retry is due */
+	/* stdout and stderr when they are pipes, terminals or sockets:
+	 * written without blocking; polled while output waits for them */
+	uv_poll_t out_poll[2];
+	bool out_poll_on[2];		/* initialized */
+	bool out_polling[2];		/* started */
+	bool out_paused;		/* output backlog: workers not read */
 	uv_signal_t sigint, sigterm;
 	uv_check_t check;
 
@@ -410,6 +418,33 @@ static void job_finish_as(struct run *r, struct job *j, enum pr_status st,
 
 static void check_halt(struct run *r, enum pr_status st,
     const struct pr_result_msg *res);
+static void cancel_running(struct run *r);
+static void ring_stop(struct run *r);
+
+/*
+ * Output could not be written: said once per cause.  When the reader of
+ * our stdout or stderr has gone (EPIPE), nobody will see what the
+ * remaining tasks print: stop as a filter killed by SIGPIPE would, after
+ * cancelling the running tasks (the results file and the journal keep
+ * what finished; --resume runs the rest).
+ */
+static void
+output_error(struct run *r, int rc, const struct pr_errbuf *eb)
+{
+	if (!r->output_failed || rc != -EPIPE)
+		pr_log_error("%s", pr_errmsg(eb, rc));
+	r->output_failed = true;
+	if (rc != -EPIPE || r->stopping)
+		return;
+	pr_log_error("the output's reader has gone: stopping (cancelling "
+	    "running tasks)");
+	r->signal = SIGPIPE;
+	r->sum->signal = SIGPIPE;
+	r->first_sig_ms = uv_now(&r->loop);
+	r->stopping = true;
+	ring_stop(r);
+	cancel_running(r);
+}
 
 static void
 job_finish(struct run *r, struct job *j, enum pr_status st,
@@ -467,7 +502,7 @@ job_finish_as(struct run *r, struct job *j, enum pr_status st,
 		rec.has_value = pr_value_parse(rec.out, rec.outlen, &rec.value);
 	rc = pr_output_record(r->out, &rec, &eb);
 	if (rc < 0)
-		pr_log_error("%s", pr_errmsg(&eb, rc));
+		output_error(r, rc, &eb);
 	if (extra != NULL)
 		cJSON_free(extra);
 
@@ -1120,6 +1155,9 @@ close_loop_handles(struct run *r)
 	uv_close((uv_handle_t *)&r->hb_timer, NULL);
 	uv_close((uv_handle_t *)&r->ui_timer, NULL);
 	uv_close((uv_handle_t *)&r->retry_timer, NULL);
+	for (int i = 0; i < 2; i++)
+		if (r->out_poll_on[i])
+			uv_close((uv_handle_t *)&r->out_poll[i], NULL);
 	uv_close((uv_handle_t *)&r->sigint, NULL);
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
 	uv_close((uv_handle_t *)&r->check, NULL);
@@ -2272,6 +2310,69 @@ start_workers(struct run *r, struct pr_errbuf *eb)
 /* ---- loop callbacks ------------------------------------------------- */
 
 static void
+on_out_writable(uv_poll_t *p, int status, int events)
+{
+	/* iterate() runs after this turn's callbacks (the check handle)
+	 * and writes more */
+	(void)p;
+	(void)status;
+	(void)events;
+}
+
+static void
+set_paused(struct run *r, bool paused)
+{
+	uint64_t now = uv_now(&r->loop);
+
+	for (int i = 0; i < r->nworkers; i++) {
+		struct worker *w = r->workers[i];
+
+		if (w->tr == NULL || w->state == W_DEAD)
+			continue;
+		w->tr->ops->pause(w->tr, paused);
+		/* unread is not silent: count heartbeats from now */
+		if (!paused)
+			w->last_seen = now;
+	}
+}
+
+/*
+ * A slow reader of our stdout (or stderr): what it has not taken waits
+ * in memory.  Past OUT_HIGH bytes stop reading the workers, whose own
+ * queues then fill and stop their tasks' output in turn; read again
+ * below OUT_LOW.  Heartbeats are not missed meanwhile (see on_hb()).
+ */
+static void
+output_backpressure(struct run *r)
+{
+	size_t backlog = pr_output_backlog(r->out);
+
+	for (int i = 0; i < 2; i++) {
+		bool want = pr_output_wait_fd(r->out, i + 1) >= 0;
+
+		if (!r->out_poll_on[i] || want == r->out_polling[i])
+			continue;
+		if (want)
+			uv_poll_start(&r->out_poll[i], UV_WRITABLE,
+			    on_out_writable);
+		else
+			uv_poll_stop(&r->out_poll[i]);
+		r->out_polling[i] = want;
+	}
+	if (!r->out_paused && backlog > OUT_HIGH) {
+		r->out_paused = true;
+		pr_log_debug("output backlog %zu bytes: not reading workers",
+		    backlog);
+	} else if (r->out_paused && backlog < OUT_LOW) {
+		r->out_paused = false;
+		set_paused(r, false);
+		return;
+	}
+	if (r->out_paused)	/* workers that joined meanwhile too */
+		set_paused(r, true);
+}
+
+static void
 iterate(struct run *r)
 {
 	struct pr_errbuf eb = { 0, "" };
@@ -2287,10 +2388,9 @@ iterate(struct run *r)
 	if (r->jn != NULL && !r->journal_failed &&
 	    (rc = pr_journal_sync(r->jn, &eb)) < 0)
 		journal_error(r, rc, &eb);
-	if (pr_output_flush(r->out, &eb) < 0 && !r->output_failed) {
-		r->output_failed = true;
-		pr_log_error("%s", eb.msg);
-	}
+	if ((rc = pr_output_flush(r->out, &eb)) < 0)
+		output_error(r, rc, &eb);
+	output_backpressure(r);
 	pr_progress_update(r->prog, now_unix());
 }
 
@@ -2347,6 +2447,13 @@ on_hb(uv_timer_t *t)
 				    1000.0);
 				node_gone(w, why);
 			}
+			continue;
+		}
+		if (r->out_paused) {
+			/* not read: its silence says nothing */
+			if (w->state == W_READY && hb_due)
+				pr_msg_hb(&w->wbuf, now_unix(),
+				    (int)w->outstanding);
 			continue;
 		}
 		if (w->state == W_STARTING) {
@@ -2649,6 +2756,7 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	}
 	oo = cfg->out;
 	oo.progress = r->prog;
+	oo.nonblock = true;
 	if (cfg->journal != NULL) {
 		rc = open_journal(r, eb);
 		if (rc < 0)
@@ -2694,6 +2802,14 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	r->ui_timer.data = r;
 	uv_timer_init(&r->loop, &r->retry_timer);
 	r->retry_timer.data = r;
+	for (int i = 0; i < 2; i++) {
+		int fd = pr_output_nb_fd(r->out, i + 1);
+
+		if (fd >= 0 && uv_poll_init(&r->loop, &r->out_poll[i], fd) == 0) {
+			r->out_poll[i].data = r;
+			r->out_poll_on[i] = true;
+		}
+	}
 	if (r->prog != NULL)
 		uv_timer_start(&r->ui_timer, on_ui, 100, 100);
 	uv_signal_init(&r->loop, &r->sigint);
