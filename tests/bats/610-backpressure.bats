@@ -27,8 +27,9 @@ setup() {
 		{ dd bs=1000 count=1 status=none; sleep 3; cat; } | sha256sum > got"
 	diff want got
 	! grep -E 'lost|no word' err
-	# 200 MB went through; a fraction of it was ever in memory
-	[ "$(cat rss)" -lt 150000 ]
+	# 200 MB went through; a fraction of it was ever in memory (ASan's
+	# quarantine keeps freed memory resident: not a measure there)
+	[ -n "${PARRUN_SANITIZE:-}" ] || [ "$(cat rss)" -lt 150000 ]
 }
 
 @test "the reader goes away: the run stops at once, as SIGPIPE stops a filter" {
