@@ -52,3 +52,36 @@ setup() {
 	run -0 bash -c "parrun -k -j2 --results r.jsonl bash gen.sh ::: x y > /dev/null 3>&-"
 	[ "$(jq -r .status r.jsonl | tr '\n' ' ')" = "ok ok " ]
 }
+
+@test "a spill that finds its disk full fails those tasks loudly, never silently" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to mount a small tmpfs"
+	mkdir small
+	mount -t tmpfs -o size=1m tmpfs small
+	# -k: task 1 ends only after the other 7 (70 MB, past the 64 MiB
+	# held in memory) have, so their output must be spilled to TMPDIR
+	cat > task.sh <<-EOF
+	if [ "\$1" = 1 ]; then
+		i=0
+		while [ "\$(cat ledger 2>/dev/null | wc -l)" -lt 7 ] &&
+		    [ \$i -lt 600 ]; do sleep 0.05; i=\$((i + 1)); done
+		echo one; exit 0
+	fi
+	bash gen.sh "\$1"
+	echo "\$1" >> ledger
+	EOF
+	# task 1 placed on worker 1, the others on worker 2, one by one
+	for i in $(seq 1 8); do
+		printf '{"id":"%d","worker":%d,"argv":["bash","task.sh","%d"]}\n' \
+			"$i" "$((i == 1 ? 1 : 2))" "$i"
+	done > tasks.jsonl
+	status=0
+	TMPDIR=$PWD/small parrun -k -j2 --results r.jsonl < tasks.jsonl \
+		> out 2> err 3>&- || status=$?
+	umount small
+	[ "$status" -ge 1 ] && [ "$status" -le 7 ]
+	grep -q "output incomplete" err
+	# every task has its record; those whose output was cut say so
+	[ "$(jq -r .id r.jsonl | sort -n | tr '\n' ' ')" = "1 2 3 4 5 6 7 8 " ]
+	[ "$(jq -r 'select(.status == "error") | .error' r.jsonl | sort -u | cut -c1-18)" = "output incomplete:" ]
+	[ "$(jq -r 'select(.status == "error") | .id' r.jsonl | wc -l)" -eq "$status" ]
+}
