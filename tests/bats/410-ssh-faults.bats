@@ -144,12 +144,13 @@ teardown() {
 }
 
 @test "--respawn: a remote worker killed mid-run is replaced over a new connection" {
-	# task 2 kills its (remote) worker once; the host is the only one
-	cat > task.sh <<-'EOF'
-	if [ "$1" = 2 ] && [ ! -e killed ]; then
-		touch killed; kill -9 $PPID; sleep 5
+	# task 2 kills its (remote) worker once; the host is the only one.
+	# (Absolute paths: remote tasks start in the home directory.)
+	cat > task.sh <<-EOF
+	if [ "\$1" = 2 ] && [ ! -e "$BATS_TEST_TMPDIR/killed" ]; then
+		touch "$BATS_TEST_TMPDIR/killed"; kill -9 \$PPID; sleep 5
 	fi
-	echo "$1"
+	echo "\$1"
 	EOF
 	run -0 --separate-stderr bash -c "parrun -v --respawn -S '1/$EP1' \
 		${SSHOPTS[*]} --results r.jsonl bash '$PWD/task.sh' ::: 1 2 3 3>&-"

@@ -6,6 +6,14 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
+teardown() {
+	# the spill test's tmpfs, should it have failed before unmounting
+	if mountpoint -q "$BATS_TEST_TMPDIR/small" 2>/dev/null; then
+		umount "$BATS_TEST_TMPDIR/small"
+	fi
+	helpers_teardown
+}
+
 setup() {
 	helpers_setup
 	cd "$BATS_TEST_TMPDIR"

@@ -267,6 +267,8 @@ while [[ $SECONDS -lt $deadline ]]; do
 		if ! alive_pidx "$f"; then
 			echo "slurm-up: $(basename "$f" .pidx) died:" >&2
 			tail -20 "$SL_DIR/log/$(basename "$f" .pidx).out" >&2
+			tail -20 "$SL_DIR/log/$(basename "$f" .pidx).log" \
+				2>/dev/null >&2
 			exit 1
 		fi
 	done
