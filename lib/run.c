@@ -892,8 +892,7 @@ leave_for_another(const struct run *r, const struct job *j,
 		unsigned b = pr_sched_batch(&r->sched, r->pending.n,
 		    r->input_done);
 
-		if (o != w && worker_has_room(r, o,
-		    window(r, o, b)))
+		if (o != w && worker_has_room(r, o, window(r, o, b)))
 			return true;
 	}
 	return false;
@@ -995,6 +994,17 @@ dispatch(struct run *r)
 
 static void on_retry_due(uv_timer_t *t);
 
+/* A retry goes back where its task may run: its placement, else first
+ * in the queue. */
+static void
+requeue(struct run *r, struct job *j)
+{
+	if (j->t->worker > 0 || j->t->host != NULL)
+		place_job(r, j);
+	else
+		jobq_push_front(&r->pending, j);
+}
+
 static void
 arm_retry_timer(struct run *r)
 {
@@ -1019,12 +1029,12 @@ on_retry_due(uv_timer_t *t)
 	struct job *j;
 
 	while ((j = jobq_pop(&r->delayed)) != NULL) {
-		if (j->due <= now) {
-			j->attempt++;
-			jobq_push_front(&r->pending, j);
-		}
-		else
+		if (j->due > now) {
 			jobq_push(&keep, j);
+		} else {
+			j->attempt++;
+			requeue(r, j);
+		}
 	}
 	r->delayed = keep;
 	arm_retry_timer(r);
@@ -1043,7 +1053,7 @@ retry_later(struct run *r, struct job *j, const struct worker *w)
 	j->avoid = w->index;
 	if (delay <= 0) {
 		j->attempt++;
-		jobq_push(&r->pending, j);
+		requeue(r, j);
 		return;
 	}
 	j->due = uv_now(&r->loop) + (uint64_t)(delay * 1000.0);
@@ -1457,10 +1467,6 @@ worker_close(struct worker *w)
 }
 
 /*
- * A worker is gone or untrustworthy: kill it, put its in-flight jobs back
- * (attempt + 1) or record them as lost past the crash limit.
- */
-/*
  * --respawn: a lost worker is replaced (a new process or SSH connection
  * to the same host) once it is gone, RESPAWN_DELAY_MS later.  A host
  * whose workers are lost RESPAWN_LIMIT times in a row without a result
@@ -1525,6 +1531,10 @@ respawn_workers(struct run *r, uint64_t now)
 	}
 }
 
+/*
+ * A worker is gone or untrustworthy: kill it, put its in-flight jobs back
+ * (attempt + 1) or record them as lost past the crash limit.
+ */
 static void
 worker_lost(struct worker *w, const char *why, bool kill)
 {
@@ -2805,7 +2815,8 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	for (int i = 0; i < 2; i++) {
 		int fd = pr_output_nb_fd(r->out, i + 1);
 
-		if (fd >= 0 && uv_poll_init(&r->loop, &r->out_poll[i], fd) == 0) {
+		if (fd >= 0 &&
+		    uv_poll_init(&r->loop, &r->out_poll[i], fd) == 0) {
 			r->out_poll[i].data = r;
 			r->out_poll_on[i] = true;
 		}
