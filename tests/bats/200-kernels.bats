@@ -19,7 +19,8 @@ values() { # ARGS... : the per-task values by id, one "id value" a line
 	a=$(values -j 1 --seed 42 < t.jsonl)
 	b=$(values -j 2 --seed 42 --schedule static < t.jsonl)
 	c=$(values -j 4 --seed 42 --schedule guided --batch-size 3 < t.jsonl)
-	[ "$a" = "$b" ] && [ "$a" = "$c" ]
+	[ "$a" = "$b" ]
+	[ "$a" = "$c" ]
 	d=$(values -j 2 --seed 43 < t.jsonl)
 	[ "$a" != "$d" ]
 	# and the seed used is in every record
@@ -41,7 +42,8 @@ values() { # ARGS... : the per-task values by id, one "id value" a line
 	x=$(parrun -j 1 --seed 5 --reduce sum --deterministic < t.jsonl 3>&-)
 	y=$(parrun -j 2 --seed 5 --reduce sum --deterministic --schedule static < t.jsonl 3>&-)
 	z=$(parrun -j 3 --seed 5 --reduce sum --deterministic --batch-size 1 < t.jsonl 3>&-)
-	[ "$x" = "$y" ] && [ "$x" = "$z" ]
+	[ "$x" = "$y" ]
+	[ "$x" = "$z" ]
 }
 
 @test "every reduction op" {

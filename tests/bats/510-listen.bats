@@ -208,7 +208,8 @@ new_secret() {
 	# the secret made for the run was removed with its directory
 	f=$(sed -n 's/.*--secret-file \(.*\)$/\1/p' err)
 	[[ $f == */secret ]]
-	[ ! -e "$f" ] && [ ! -e "${f%/secret}" ]
+	[ ! -e "$f" ]
+	[ ! -e "${f%/secret}" ]
 }
 
 @test "listen: --max-workers refuses workers beyond the cap" {
