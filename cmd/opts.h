@@ -64,8 +64,8 @@
 	  "record a task as lost after its worker was lost under it N "	\
 	  "times (default 3)")						\
 	X(RESPAWN, 0, "respawn", NULL,					\
-	  "replace a lost local or SSH worker; drop its host after 3 "	\
-	  "losses in a row without a result")				\
+	  "replace a lost local or SSH worker; drop its host after "	\
+	  "crash-limit + 2 losses in a row without a result")		\
 	X(HALT, 0, "halt", "WHEN,COND=N",				\
 	  "stop early as GNU parallel: soon or now, when fail, success or "	\
 	  "done reaches N tasks or N%; never (default)")		\

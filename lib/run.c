@@ -65,6 +65,8 @@ struct job {
 	int avoid;			/* a retry: the worker it failed on
 					 * (1-based), or 0 */
 	uint64_t due;			/* a delayed retry: when, loop ms */
+	bool started;			/* its worker said it started (this
+					 * attempt) */
 	struct worker *w;		/* in flight on it, or NULL */
 	struct job *wnext, *wprev;	/* the worker's flight list */
 	struct job *hnext;		/* flight table chain */
@@ -594,6 +596,7 @@ send_jobs(struct run *r, struct worker *w, struct job **jobs, size_t n)
 			struct job *j = jobs[done + i];
 
 			j->w = w;
+			j->started = false;
 			j->wprev = NULL;
 			j->wnext = w->flights;
 			if (w->flights != NULL)
@@ -1425,7 +1428,22 @@ on_worker_line(void *arg, char *line, size_t len, int err)
 		pr_buf_release(&tmp);
 		break;
 	}
-	case PR_MSG_STARTED:
+	case PR_MSG_STARTED: {
+		uint64_t seq;
+		int attempt;
+		long pid;
+		struct job *j;
+
+		rc = pr_started_decode(msg, &seq, &attempt, &pid, &eb);
+		if (rc < 0) {
+			worker_lost(w, pr_errmsg(&eb, rc), true);
+			break;
+		}
+		j = table_get(r, seq);
+		if (j != NULL && j->w == w && j->attempt == attempt)
+			j->started = true;
+		break;
+	}
 	case PR_MSG_HB:
 	case PR_MSG_BYE:
 		break;
@@ -1469,13 +1487,13 @@ worker_close(struct worker *w)
 /*
  * --respawn: a lost worker is replaced (a new process or SSH connection
  * to the same host) once it is gone, RESPAWN_DELAY_MS later.  A host
- * whose workers are lost RESPAWN_LIMIT times in a row without a result
- * between is dropped; without --respawn a lost worker is not replaced,
+ * whose workers are lost the crash limit + 2 times in a row without a
+ * result between is dropped (so a task that kills every worker it runs
+ * on is recorded lost first, and its host goes on); without --respawn a lost worker is not replaced,
  * so its host takes no more tasks.  Workers that connect back (Slurm
  * nodes, --listen) are started by others and are not replaced.
  */
 #define RESPAWN_DELAY_MS	500
-#define RESPAWN_LIMIT		3
 
 static struct worker *worker_new(struct run *r, const struct pr_host *spec);
 static int worker_start(struct run *r, struct worker *w);
@@ -1484,19 +1502,20 @@ static void
 plan_respawn(struct worker *w, const char *why)
 {
 	struct run *r = w->r;
+	int limit = r->cfg->crash_limit + 2;
 
 	if (!r->cfg->respawn || w->tcp || w->node)
 		return;
 	w->lost_in_row = w->done > 0 ? 1 : w->lost_in_row + 1;
-	if (w->lost_in_row >= RESPAWN_LIMIT && w->remote)
+	if (w->lost_in_row >= limit && w->remote)
 		pr_log_error("dropping host '%s': its worker was lost %d "
 		    "times in a row without finishing a task (last: %s)",
 		    w->host, w->lost_in_row, why);
-	else if (w->lost_in_row >= RESPAWN_LIMIT)
+	else if (w->lost_in_row >= limit)
 		pr_log_error("not replacing worker %d: it and the workers "
 		    "before it were lost %d times in a row without finishing "
 		    "a task (last: %s)", w->index, w->lost_in_row, why);
-	if (w->lost_in_row >= RESPAWN_LIMIT)
+	if (w->lost_in_row >= limit)
 		return;
 	w->respawn_due = true;
 	r->respawns++;
@@ -1559,8 +1578,24 @@ worker_lost(struct worker *w, const char *why, bool kill)
 	}
 	w->dead_at = uv_now(&r->loop);
 	while ((j = w->flights) != NULL) {
+		/* the newest first: the last `slots` are the oldest */
+		bool oldest = w->outstanding <= (size_t)w->slots;
+
 		flight_unlink(r, j);
-		j->crashes++;
+		/*
+		 * Only a task that was running counts the loss: the ones
+		 * waiting in the worker's queue did nothing to it, and must
+		 * not be recorded lost without ever running.  Running are
+		 * the ones seen starting, and the oldest `slots` (the worker
+		 * takes its queue in order, and a task that kills it at once
+		 * may take its "started" with it).  Kernels send no
+		 * "started": they all count.  (A worker's last messages die
+		 * with it: if the result of the task before was lost as
+		 * well, the blame goes to that one; the respawn limit of the
+		 * host bounds that.)
+		 */
+		if (j->started || oldest || j->t->kind == PR_KIND_KERNEL)
+			j->crashes++;
 		if (j->crashes >= r->cfg->crash_limit || r->stopping) {
 			char msg[PR_ERRBUF_LEN];
 

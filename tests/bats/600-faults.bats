@@ -196,13 +196,32 @@ until_seen() {
 	[[ $stderr == *"no worker left"* ]]
 }
 
-@test "--respawn gives up on workers lost 3 times in a row: the run ends, nothing hangs" {
-	# a worker program that dies at once, every time
-	run -255 --separate-stderr parrun -j2 --respawn --worker /bin/false \
-		--results r.jsonl true ::: 1 2 3
+@test "--respawn gives up on workers lost crash-limit + 2 times in a row: the run ends, nothing hangs" {
+	# a worker program that dies at once, every time; --crash-limit 1:
+	# given up after 3
+	run -255 --separate-stderr parrun -j2 --respawn --crash-limit 1 \
+		--worker /bin/false --results r.jsonl true ::: 1 2 3
 	one_record_per_id r.jsonl 3
 	[ "$(jq -r .status r.jsonl | sort -u)" = lost ]
 	[ "$(grep -c 'not replacing worker' <<< "$stderr")" -eq 2 ]
 	# 2 workers, each replaced twice: 6 started in all
 	[ "$(grep -c ' lost: ' <<< "$stderr")" -eq 6 ]
+}
+
+@test "a worker's loss counts only against the task it ran: the ones queued behind a poison task run" {
+	# -j1 --respawn: task 2 kills every worker it runs on (after a moment,
+	# so the worker has said it started); 3 and 4 wait in the same
+	# worker's queue each time.  2 is lost after 3 runs; 3 and 4 are not
+	# lost for having waited, and the host is not given up (3 + 2)
+	cat > task.sh <<-'EOF'
+	echo "$1" >> ledger
+	if [ "$1" = 2 ]; then sleep 0.3; kill -9 $PPID; sleep 5; fi
+	EOF
+	run -1 --separate-stderr parrun -j1 --respawn --results r.jsonl \
+		bash task.sh ::: 1 2 3 4
+	one_record_per_id r.jsonl 4
+	[ "$(jq -r 'select(.id == "2") | "\(.status) \(.attempts)"' r.jsonl)" = "lost 3" ]
+	[ "$(jq -r 'select(.id != "2") | .status' r.jsonl | sort -u)" = ok ]
+	[ "$(sort ledger | tr '\n' ' ')" = "1 2 2 2 3 4 " ]
+	[[ $stderr != *"not replacing"* ]]
 }
