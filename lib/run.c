@@ -1489,9 +1489,10 @@ worker_close(struct worker *w)
  * to the same host) once it is gone, RESPAWN_DELAY_MS later.  A host
  * whose workers are lost the crash limit + 2 times in a row without a
  * result between is dropped (so a task that kills every worker it runs
- * on is recorded lost first, and its host goes on); without --respawn a lost worker is not replaced,
- * so its host takes no more tasks.  Workers that connect back (Slurm
- * nodes, --listen) are started by others and are not replaced.
+ * on is recorded lost first, and its host goes on); without --respawn a
+ * lost worker is not replaced, so its host takes no more tasks.  Workers
+ * that connect back (Slurm nodes, --listen) are started by others and
+ * are not replaced.
  */
 #define RESPAWN_DELAY_MS	500
 
