@@ -94,7 +94,7 @@ $(PARRUN): $(CMD_OBJ) $(BUILD)/libparrun.a
 $(WORKER): $(WORKER_OBJ) $(BUILD)/libparrun_kernels.a $(BUILD)/libparrun.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(PR_LDFLAGS) $(LDFLAGS) -o $@ $(WORKER_OBJ) \
-		$(BUILD)/libparrun_kernels.a $(BUILD)/libparrun.a $(LAPACK_LIBS) $(LIBS)
+		$(BUILD)/libparrun_kernels.a $(BUILD)/libparrun.a $(LIBS) -ldl
 
 $(UNIT): $(UNIT_OBJ) $(BUILD)/libparrun_kernels.a $(BUILD)/libparrun.a
 	@$(if $(Q),echo "  LD      $@")

@@ -55,7 +55,20 @@
 	  "stop a task after SECONDS (TERM to its process group, KILL "	\
 	  "2 s later)")							\
 	X(RETRIES, 0, "retries", "N",					\
-	  "run a failed task up to N more times")			\
+	  "run a failed task up to N more times, preferably on another "	\
+	  "worker")							\
+	X(RETRYDELAY, 0, "retry-delay", "SECONDS",			\
+	  "wait SECONDS before the first retry of a failed task, twice "	\
+	  "as long before each next one (default 0.1)")			\
+	X(CRASHLIMIT, 0, "crash-limit", "N",				\
+	  "record a task as lost after its worker was lost under it N "	\
+	  "times (default 3)")						\
+	X(RESPAWN, 0, "respawn", NULL,					\
+	  "replace a lost local or SSH worker; drop its host after "	\
+	  "crash-limit + 2 losses in a row without a result")		\
+	X(HALT, 0, "halt", "WHEN,COND=N",				\
+	  "stop early as GNU parallel: soon or now, when fail, success or "	\
+	  "done reaches N tasks or N%; never (default)")		\
 	X(JOURNAL, 0, "journal", "FILE",				\
 	  "record every task and result in FILE (append-only JSON lines, "	\
 	  "made durable before output)")				\

@@ -288,6 +288,8 @@ exit_status(const struct pr_summary *s, int rc)
 		return 128 + s->signal;
 	if (rc < 0)
 		return EXIT_OTHER;
+	if (s->halted && s->halt_exit >= 0)
+		return s->halt_exit;
 	if (s->failed > 100)
 		return 101;
 	return (int)s->failed;
@@ -435,6 +437,32 @@ main(int argc, char **argv)
 				goto out;
 			}
 			cfg.retries = (int)l;
+			break;
+		case PR_OPT_RETRYDELAY:
+			if (parse_double(optarg, 0, 3600, &d) < 0) {
+				status = bad_usage("invalid --retry-delay '%s'",
+				    optarg);
+				goto out;
+			}
+			cfg.retry_delay = d;
+			break;
+		case PR_OPT_CRASHLIMIT:
+			if (parse_long(optarg, 1, 1000, &l) < 0) {
+				status = bad_usage("invalid --crash-limit '%s' "
+				    "(1 to 1000)", optarg);
+				goto out;
+			}
+			cfg.crash_limit = (int)l;
+			break;
+		case PR_OPT_RESPAWN:
+			cfg.respawn = true;
+			break;
+		case PR_OPT_HALT:
+			if (pr_halt_parse(optarg, &cfg.halt, &eb) < 0) {
+				status = bad_usage("invalid --halt: %s",
+				    eb.msg);
+				goto out;
+			}
 			break;
 		case PR_OPT_JOURNAL:
 			cfg.journal = optarg;

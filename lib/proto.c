@@ -1675,9 +1675,10 @@ pr_shutdown_decode(const cJSON *msg, const char **mode, int *grace_ms,
 	if ((rc = need_object(msg, "shutdown", eb)) < 0 ||
 	    (rc = get_str(msg, "mode", false, mode, eb)) < 0)
 		return rc;
-	if (strcmp(*mode, "drain") != 0 && strcmp(*mode, "now") != 0)
-		return pr_err(eb, PR_EPROTO,
-		    "field 'mode' must be \"drain\" or \"now\"");
+	if (strcmp(*mode, "drain") != 0 && strcmp(*mode, "soon") != 0 &&
+	    strcmp(*mode, "now") != 0)
+		return pr_err(eb, PR_EPROTO, "field 'mode' must be "
+		    "\"drain\", \"soon\" or \"now\"");
 	return get_i(msg, "grace_ms", 0, INT_MAX, "a non-negative integer",
 	    false, grace_ms, eb);
 }

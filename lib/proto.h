@@ -18,7 +18,8 @@
  *	C->W  cancel    stop a task (TERM to its group, KILL after grace)
  *	both  hb        heartbeat
  *	both  error     something the peer should know; may be fatal
- *	C->W  shutdown  finish ("drain") or stop ("now"), then say bye
+ *	C->W  shutdown  finish ("drain"), finish what runs ("soon") or stop
+ *			("now"), then say bye
  *	W->C  bye       the last message a worker sends
  *	C->W  broadcast data for every task on this worker (sent once)
  *

@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
 #include <pthread.h>
 #include <signal.h>
@@ -61,6 +62,11 @@ struct job {
 	int attempt;			/* of the current or next run */
 	int crashes;			/* worker losses under it */
 	int retries_left;
+	int avoid;			/* a retry: the worker it failed on
+					 * (1-based), or 0 */
+	uint64_t due;			/* a delayed retry: when, loop ms */
+	bool started;			/* its worker said it started (this
+					 * attempt) */
 	struct worker *w;		/* in flight on it, or NULL */
 	struct job *wnext, *wprev;	/* the worker's flight list */
 	struct job *hnext;		/* flight table chain */
@@ -143,6 +149,9 @@ struct worker {
 	bool exited, eof, closed;
 	bool paused;			/* not read: stdout is backed up */
 	uint64_t done;			/* results received */
+	int lost_in_row;		/* it and the workers it replaced:
+					 * lost without a result between */
+	bool respawn_due;		/* --respawn: replace it once closed */
 	/* workers that connect back over TCP */
 	bool node;			/* a Slurm node's: started by srun */
 	bool tcp;			/* came through a listener */
@@ -178,6 +187,7 @@ struct run {
 	uv_async_t wake;
 	uv_timer_t hb_timer;
 	uv_timer_t ui_timer;
+	uv_timer_t retry_timer;		/* the next delayed retry is due */
 	uv_signal_t sigint, sigterm;
 	uv_check_t check;
 	uv_poll_t out_poll[2];		/* stdout, stderr: writable */
@@ -216,6 +226,10 @@ struct run {
 
 	struct pr_sched sched;
 	struct jobq pending;
+	struct jobq delayed;		/* failed, to retry after a delay */
+	bool halted;			/* --halt said stop */
+	int respawns;			/* lost workers to replace (counted in
+					 * alive meanwhile) */
 	bool input_done;		/* ring drained and reader done */
 	bool stopping;			/* no more dispatch (signal, error) */
 	bool shutting_down;		/* shutdown sent to workers */
@@ -404,6 +418,36 @@ static void job_finish_as(struct run *r, struct job *j, enum pr_status st,
     const struct pr_result_msg *res, const char *error, const char *host,
     int worker, bool silent);
 
+static void check_halt(struct run *r, enum pr_status st,
+    const struct pr_result_msg *res);
+static void cancel_running(struct run *r);
+static void ring_stop(struct run *r);
+
+/*
+ * Output could not be written: said once per cause.  When the reader of
+ * our stdout or stderr has gone (EPIPE), nobody will see what the
+ * remaining tasks print: stop as a filter killed by SIGPIPE would, after
+ * cancelling the running tasks (the results file and the journal keep
+ * what finished; --resume runs the rest).
+ */
+static void
+output_error(struct run *r, int rc, const struct pr_errbuf *eb)
+{
+	if (!r->output_failed || rc != -EPIPE)
+		pr_log_error("%s", pr_errmsg(eb, rc));
+	r->output_failed = true;
+	if (rc != -EPIPE || r->stopping)
+		return;
+	pr_log_error("the output's reader has gone: stopping (cancelling "
+	    "running tasks)");
+	r->signal = SIGPIPE;
+	r->sum->signal = SIGPIPE;
+	r->first_sig_ms = uv_now(&r->loop);
+	r->stopping = true;
+	ring_stop(r);
+	cancel_running(r);
+}
+
 static void
 job_finish(struct run *r, struct job *j, enum pr_status st,
     const struct pr_result_msg *res, const char *error, const char *host,
@@ -460,7 +504,7 @@ job_finish_as(struct run *r, struct job *j, enum pr_status st,
 		rec.has_value = pr_value_parse(rec.out, rec.outlen, &rec.value);
 	rc = pr_output_record(r->out, &rec, &eb);
 	if (rc < 0)
-		pr_log_error("%s", pr_errmsg(&eb, rc));
+		output_error(r, rc, &eb);
 	if (extra != NULL)
 		cJSON_free(extra);
 
@@ -484,6 +528,7 @@ job_finish_as(struct run *r, struct job *j, enum pr_status st,
 		r->sum->failed++;
 	r->done_total++;
 	pr_progress_done(r->prog, worker, st == PR_ST_OK);
+	check_halt(r, st, res);
 	job_free(j);
 }
 
@@ -551,6 +596,7 @@ send_jobs(struct run *r, struct worker *w, struct job **jobs, size_t n)
 			struct job *j = jobs[done + i];
 
 			j->w = w;
+			j->started = false;
 			j->wprev = NULL;
 			j->wnext = w->flights;
 			if (w->flights != NULL)
@@ -805,10 +851,24 @@ reader_main(void *arg)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-static bool
-worker_has_room(const struct run *r, const struct worker *w, size_t window)
+/*
+ * The tasks a worker may hold.  With --halt, no more than it runs: a
+ * task queued on a worker would start the moment a slot frees, before a
+ * failure there could halt the run, and --halt promises that nothing
+ * starts after it.
+ */
+static size_t
+window(const struct run *r, const struct worker *w, unsigned batch)
 {
-	return w->state == W_READY && w->outstanding < window &&
+	if (r->cfg->halt.when != PR_HALT_NEVER)
+		return w->slots > 0 ? (size_t)w->slots : 1;
+	return pr_sched_window(&r->sched, w->slots, batch);
+}
+
+static bool
+worker_has_room(const struct run *r, const struct worker *w, size_t win)
+{
+	return w->state == W_READY && w->outstanding < win &&
 	    w->tr->ops->queued(w->tr) < SEND_HIGH && !r->stopping;
 }
 
@@ -817,6 +877,28 @@ keep_order_blocked(const struct run *r, const struct job *j)
 {
 	return r->cfg->out.keep_order &&
 	    j->t->seq >= pr_output_next_seq(r->out) + KEEP_WINDOW;
+}
+
+/*
+ * A retry should run on another worker than the one it failed on (the
+ * fault may be that worker's or its host's), when another can take it
+ * now; else it runs where there is room, the same worker included.
+ */
+static bool
+leave_for_another(const struct run *r, const struct job *j,
+    const struct worker *w)
+{
+	if (j->avoid != w->index)
+		return false;
+	for (int i = 0; i < r->nworkers; i++) {
+		const struct worker *o = r->workers[i];
+		unsigned b = pr_sched_batch(&r->sched, r->pending.n,
+		    r->input_done);
+
+		if (o != w && worker_has_room(r, o, window(r, o, b)))
+			return true;
+	}
+	return false;
 }
 
 static void
@@ -841,7 +923,7 @@ dispatch(struct run *r)
 				break;
 			w = r->workers[pr_sched_static_worker(j->t->seq,
 			    r->nworkers)];
-			win = pr_sched_window(&r->sched, w->slots, b);
+			win = window(r, w, b);
 			if (w->state == W_DEAD) {
 				/* its share goes to whoever is alive */
 				for (int k = 0; k < r->nworkers; k++) {
@@ -863,7 +945,7 @@ dispatch(struct run *r)
 		struct worker *w = r->workers[i];
 		unsigned b = pr_sched_batch(&r->sched, r->pending.n,
 		    r->input_done);
-		size_t win = pr_sched_window(&r->sched, w->slots, b);
+		size_t win = window(r, w, b);
 		size_t n = 0;
 
 		if (w->state != W_READY)
@@ -892,7 +974,8 @@ dispatch(struct run *r)
 			if (want < b && r->pending.n >= b && w->outstanding > 0)
 				break;
 			while (n < want && r->pending.head != NULL &&
-			    !keep_order_blocked(r, r->pending.head))
+			    !keep_order_blocked(r, r->pending.head) &&
+			    !leave_for_another(r, r->pending.head, w))
 				batch[n++] = jobq_pop(&r->pending);
 			if (n == 0)
 				break;
@@ -902,12 +985,103 @@ dispatch(struct run *r)
 	}
 }
 
+/* ---- retries ----------------------------------------------------------- */
+
+/*
+ * A failed task runs again after --retry-delay, doubled for every retry
+ * after the first (at most RETRY_DELAY_MAX), and preferably on another
+ * worker than the one it failed on (see dispatch()).  It waits in
+ * r->delayed; one timer is set for the earliest.
+ */
+#define RETRY_DELAY_MAX	60.0
+
+static void on_retry_due(uv_timer_t *t);
+
+/* A retry goes back where its task may run: its placement, else first
+ * in the queue. */
+static void
+requeue(struct run *r, struct job *j)
+{
+	if (j->t->worker > 0 || j->t->host != NULL)
+		place_job(r, j);
+	else
+		jobq_push_front(&r->pending, j);
+}
+
+static void
+arm_retry_timer(struct run *r)
+{
+	uint64_t now = uv_now(&r->loop), first = UINT64_MAX;
+
+	for (struct job *j = r->delayed.head; j != NULL; j = j->qnext)
+		if (j->due < first)
+			first = j->due;
+	if (first == UINT64_MAX)
+		uv_timer_stop(&r->retry_timer);
+	else
+		uv_timer_start(&r->retry_timer, on_retry_due,
+		    first > now ? first - now : 0, 0);
+}
+
+static void
+on_retry_due(uv_timer_t *t)
+{
+	struct run *r = t->data;
+	uint64_t now = uv_now(&r->loop);
+	struct jobq keep = { NULL, NULL, 0 };
+	struct job *j;
+
+	while ((j = jobq_pop(&r->delayed)) != NULL) {
+		if (j->due > now) {
+			jobq_push(&keep, j);
+		} else {
+			j->attempt++;
+			requeue(r, j);
+		}
+	}
+	r->delayed = keep;
+	arm_retry_timer(r);
+}
+
+static void
+retry_later(struct run *r, struct job *j, const struct worker *w)
+{
+	double delay = r->cfg->retry_delay;
+
+	/* attempt 1 failed: the first retry waits the delay itself */
+	for (int k = 1; k < j->attempt && delay < RETRY_DELAY_MAX; k++)
+		delay *= 2;
+	if (delay > RETRY_DELAY_MAX)
+		delay = RETRY_DELAY_MAX;
+	j->avoid = w->index;
+	if (delay <= 0) {
+		j->attempt++;
+		requeue(r, j);
+		return;
+	}
+	j->due = uv_now(&r->loop) + (uint64_t)(delay * 1000.0);
+	jobq_push(&r->delayed, j);
+	arm_retry_timer(r);
+}
+
+/* Record what waits for a retry as not run again (the run is ending). */
+static void
+drop_delayed(struct run *r, enum pr_status st, const char *why)
+{
+	struct job *j;
+
+	while ((j = jobq_pop(&r->delayed)) != NULL)
+		job_finish(r, j, st, NULL, why, NULL, 0);
+	uv_timer_stop(&r->retry_timer);
+}
+
 /* ---- the end of a run ---------------------------------------------- */
 
 static bool
 all_work_done(const struct run *r)
 {
-	if (!r->input_done || r->pending.n > 0 || r->inflight > 0)
+	if (!r->input_done || r->pending.n > 0 || r->delayed.n > 0 ||
+	    r->inflight > 0)
 		return false;
 	for (int i = 0; i < r->nworkers; i++)
 		if (r->workers[i]->pinned.n > 0)
@@ -937,6 +1111,24 @@ shutdown_workers(struct run *r, const char *mode)
 	r->shutting_down = true;
 }
 
+/* Record what was read and not sent (or waits for a retry) as not run:
+ * the run is stopping. */
+static void
+cancel_waiting(struct run *r)
+{
+	struct job *j;
+
+	while ((j = jobq_pop(&r->pending)) != NULL)
+		job_finish(r, j, PR_ST_CANCELLED, NULL,
+		    "not run: parrun was stopped", NULL, 0);
+	drop_delayed(r, PR_ST_CANCELLED, "failed, and not retried: "
+	    "parrun was stopped");
+	for (int i = 0; i < r->nworkers; i++)
+		while ((j = jobq_pop(&r->workers[i]->pinned)) != NULL)
+			job_finish(r, j, PR_ST_CANCELLED, NULL,
+			    "not run: parrun was stopped", NULL, 0);
+}
+
 static void
 finish_if_done(struct run *r)
 {
@@ -946,11 +1138,13 @@ finish_if_done(struct run *r)
 		/* nobody left to run what remains: record it as lost */
 		struct job *j;
 
-		if (r->pending.n > 0 || !r->input_done)
+		if (r->pending.n > 0 || r->delayed.n > 0 || !r->input_done)
 			no_worker_left(r);
 		while ((j = jobq_pop(&r->pending)) != NULL)
 			job_finish(r, j, PR_ST_LOST, NULL, "no worker left",
 			    NULL, 0);
+		drop_delayed(r, PR_ST_LOST, "failed, and no worker was left "
+		    "to retry it");
 		for (int i = 0; i < r->nworkers; i++)
 			while ((j = jobq_pop(&r->workers[i]->pinned)) != NULL)
 				job_finish(r, j, PR_ST_LOST, NULL,
@@ -959,14 +1153,7 @@ finish_if_done(struct run *r)
 			return;		/* keep draining the input */
 	}
 	if (r->stopping && r->inflight == 0) {
-		struct job *j;
-		while ((j = jobq_pop(&r->pending)) != NULL)
-			job_finish(r, j, PR_ST_CANCELLED, NULL,
-			    "not run: parrun was stopped", NULL, 0);
-		for (int i = 0; i < r->nworkers; i++)
-			while ((j = jobq_pop(&r->workers[i]->pinned)) != NULL)
-				job_finish(r, j, PR_ST_CANCELLED, NULL,
-				    "not run: parrun was stopped", NULL, 0);
+		cancel_waiting(r);
 		ring_stop(r);
 		shutdown_workers(r, "now");
 		return;
@@ -981,6 +1168,7 @@ close_loop_handles(struct run *r)
 {
 	uv_close((uv_handle_t *)&r->hb_timer, NULL);
 	uv_close((uv_handle_t *)&r->ui_timer, NULL);
+	uv_close((uv_handle_t *)&r->retry_timer, NULL);
 	uv_close((uv_handle_t *)&r->sigint, NULL);
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
 	uv_close((uv_handle_t *)&r->check, NULL);
@@ -997,7 +1185,7 @@ close_handles_if_done(struct run *r)
 		if (!r->workers[i]->closed)
 			return;
 	if ((!r->input_done && !r->stopping) ||
-	    (r->waiting_joins && !r->shutting_down))
+	    (r->waiting_joins && !r->shutting_down) || r->respawns > 0)
 		return;		/* work is left, or workers may still come */
 	stop_joining(r);
 	if (r->srun != NULL) {
@@ -1072,11 +1260,10 @@ handle_result(struct worker *w, const cJSON *obj)
 	if ((res.status == PR_ST_FAILED || res.status == PR_ST_TIMEOUT) &&
 	    j->retries_left > 0 && !r->stopping) {
 		j->retries_left--;
-		j->attempt++;
 		pr_output_discard(r->out, j->t->seq);
 		pr_buf_reset(&j->out);
 		pr_buf_reset(&j->err);
-		jobq_push(&r->pending, j);
+		retry_later(r, j, w);
 		return;
 	}
 	job_finish(r, j, res.status, &res, NULL, w->host, w->index);
@@ -1250,7 +1437,22 @@ on_worker_line(void *arg, char *line, size_t len, int err)
 		pr_buf_release(&tmp);
 		break;
 	}
-	case PR_MSG_STARTED:
+	case PR_MSG_STARTED: {
+		uint64_t seq;
+		int attempt;
+		long pid;
+		struct job *j;
+
+		rc = pr_started_decode(msg, &seq, &attempt, &pid, &eb);
+		if (rc < 0) {
+			worker_lost(w, pr_errmsg(&eb, rc), true);
+			break;
+		}
+		j = table_get(r, seq);
+		if (j != NULL && j->w == w && j->attempt == attempt)
+			j->started = true;
+		break;
+	}
 	case PR_MSG_HB:
 	case PR_MSG_BYE:
 		break;
@@ -1292,6 +1494,73 @@ worker_close(struct worker *w)
 }
 
 /*
+ * --respawn: a lost worker is replaced (a new process or SSH connection
+ * to the same host) once it is gone, RESPAWN_DELAY_MS later.  A host
+ * whose workers are lost the crash limit + 2 times in a row without a
+ * result between is dropped (so a task that kills every worker it runs
+ * on is recorded lost first, and its host goes on); without --respawn a
+ * lost worker is not replaced, so its host takes no more tasks.  Workers
+ * that connect back (Slurm nodes, --listen) are started by others and
+ * are not replaced.
+ */
+#define RESPAWN_DELAY_MS	500
+
+static struct worker *worker_new(struct run *r, const struct pr_host *spec);
+static int worker_start(struct run *r, struct worker *w);
+
+static void
+plan_respawn(struct worker *w, const char *why)
+{
+	struct run *r = w->r;
+	int limit = r->cfg->crash_limit + 2;
+
+	if (!r->cfg->respawn || w->tcp || w->node)
+		return;
+	w->lost_in_row = w->done > 0 ? 1 : w->lost_in_row + 1;
+	if (w->lost_in_row >= limit && w->remote)
+		pr_log_error("dropping host '%s': its worker was lost %d "
+		    "times in a row without finishing a task (last: %s)",
+		    w->host, w->lost_in_row, why);
+	else if (w->lost_in_row >= limit)
+		pr_log_error("not replacing worker %d: it and the workers "
+		    "before it were lost %d times in a row without finishing "
+		    "a task (last: %s)", w->index, w->lost_in_row, why);
+	if (w->lost_in_row >= limit)
+		return;
+	w->respawn_due = true;
+	r->respawns++;
+	r->alive++;
+}
+
+/* From the heartbeat tick: replace the lost workers that are gone. */
+static void
+respawn_workers(struct run *r, uint64_t now)
+{
+	for (int i = 0; i < r->nworkers; i++) {
+		struct worker *w = r->workers[i], *nw;
+
+		if (!w->respawn_due || (!r->stopping && !r->shutting_down &&
+		    (!w->closed || now - w->dead_at < RESPAWN_DELAY_MS)))
+			continue;
+		w->respawn_due = false;
+		r->respawns--;
+		r->alive--;
+		if (r->stopping || r->shutting_down)
+			continue;
+		nw = worker_new(r, w->spec);
+		if (nw == NULL) {
+			pr_log_error("cannot replace worker %d: %d workers "
+			    "in the run already", w->index, r->nworkers);
+			continue;
+		}
+		nw->lost_in_row = w->lost_in_row;
+		pr_log_info("worker %d (%s) replaces worker %d", nw->index,
+		    w->host[0] ? w->host : "localhost", w->index);
+		(void)worker_start(r, nw);	/* logs its own failure */
+	}
+}
+
+/*
  * A worker is gone or untrustworthy: kill it, put its in-flight jobs back
  * (attempt + 1) or record them as lost past the crash limit.
  */
@@ -1309,6 +1578,8 @@ worker_lost(struct worker *w, const char *why, bool kill)
 		    w->host[0] ? w->host : "starting", w->pid, why);
 	w->state = W_DEAD;
 	r->alive--;
+	if (!expected && !r->stopping && !r->shutting_down)
+		plan_respawn(w, why);
 	if (w->tr != NULL && !w->exited) {
 		if (kill)
 			w->tr->ops->kill(w->tr, SIGKILL);
@@ -1317,8 +1588,24 @@ worker_lost(struct worker *w, const char *why, bool kill)
 	}
 	w->dead_at = uv_now(&r->loop);
 	while ((j = w->flights) != NULL) {
+		/* the newest first: the last `slots` are the oldest */
+		bool oldest = w->outstanding <= (size_t)w->slots;
+
 		flight_unlink(r, j);
-		j->crashes++;
+		/*
+		 * Only a task that was running counts the loss: the ones
+		 * waiting in the worker's queue did nothing to it, and must
+		 * not be recorded lost without ever running.  Running are
+		 * the ones seen starting, and the oldest `slots` (the worker
+		 * takes its queue in order, and a task that kills it at once
+		 * may take its "started" with it).  Kernels send no
+		 * "started": they all count.  (A worker's last messages die
+		 * with it: if the result of the task before was lost as
+		 * well, the blame goes to that one; the respawn limit of the
+		 * host bounds that.)
+		 */
+		if (j->started || oldest || j->t->kind == PR_KIND_KERNEL)
+			j->crashes++;
 		if (j->crashes >= r->cfg->crash_limit || r->stopping) {
 			char msg[PR_ERRBUF_LEN];
 
@@ -2091,7 +2378,6 @@ on_out_writable(uv_poll_t *p, int status, int events)
  * the workers (their tasks then block in their writes), resume below
  * OUT_LOW; wait for the fds to take more.  Not while stopping: the
  * cancelled tasks' results must come in (the queue spills to disk).
- * When the reader is gone (EPIPE), stop the run as SIGPIPE would.
  */
 static void
 output_backpressure(struct run *r)
@@ -2100,8 +2386,6 @@ output_backpressure(struct run *r)
 	uint64_t now = uv_now(&r->loop);
 	bool want;
 
-	if (!r->stopping && pr_output_stdout_error(r->out) == -EPIPE)
-		stop_by_signal(r, SIGPIPE, "stdout was closed");
 	want = !r->stopping && q > (r->reads_paused ? OUT_LOW : OUT_HIGH);
 	r->reads_paused = want;
 	for (int i = 0; i < r->nworkers; i++) {
@@ -2151,10 +2435,8 @@ iterate(struct run *r)
 	if (r->jn != NULL && !r->journal_failed &&
 	    (rc = pr_journal_sync(r->jn, &eb)) < 0)
 		journal_error(r, rc, &eb);
-	if (pr_output_flush(r->out, &eb) < 0 && !r->output_failed) {
-		r->output_failed = true;
-		pr_log_error("%s", eb.msg);
-	}
+	if ((rc = pr_output_flush(r->out, &eb)) < 0)
+		output_error(r, rc, &eb);
 	output_backpressure(r);
 	if (r->output_wait && pr_output_pending(r->out) == 0)
 		close_handles_if_done(r);
@@ -2193,6 +2475,8 @@ on_hb(uv_timer_t *t)
 			    (double)connect_ms / 1000.0);
 	}
 
+	if (r->respawns > 0)
+		respawn_workers(r, now);
 	for (int i = 0; i < r->nworkers; i++) {
 		struct worker *w = r->workers[i];
 
@@ -2244,6 +2528,57 @@ on_ui(uv_timer_t *t)
 		pr_progress_update(r->prog, now_unix());
 }
 
+/* Cancel every task in flight: TERM to its process group, KILL 2 s
+ * later; each comes back as a cancelled result. */
+static void
+cancel_running(struct run *r)
+{
+	for (int i = 0; i < r->nworkers; i++) {
+		struct worker *w = r->workers[i];
+		if (w->state == W_READY)
+			for (struct job *j = w->flights; j; j = j->wnext)
+				pr_msg_cancel(&w->wbuf, j->t->seq, j->attempt,
+				    2000);
+	}
+}
+
+/*
+ * --halt: after each final record.  soon: start nothing more, let the
+ * running tasks finish (the workers report what they hold and have not
+ * started as cancelled); now: cancel the running ones too.  What was read
+ * and not run is recorded as cancelled; what was not read has no record
+ * (--resume with a --journal runs it later).
+ */
+static void
+check_halt(struct run *r, enum pr_status st, const struct pr_result_msg *res)
+{
+	const struct pr_halt *h = &r->cfg->halt;
+	char policy[64];
+
+	if (r->halted || h->when == PR_HALT_NEVER ||
+	    !pr_halt_reached(h, r->sum->tasks, r->sum->ok, r->sum->failed))
+		return;
+	r->halted = true;
+	r->sum->halted = true;
+	r->sum->halt_exit = -1;
+	if (h->on == PR_HALT_SUCCESS)
+		r->sum->halt_exit = 0;
+	else if (h->on == PR_HALT_FAIL && st != PR_ST_OK)
+		/* as GNU parallel: the status of the task that tipped it */
+		r->sum->halt_exit = res != NULL && res->exit > 0 ? res->exit :
+		    res != NULL && res->signal > 0 ? 128 + res->signal : 1;
+	pr_log_error("halting %s: %" PRIu64 " ok, %" PRIu64 " not ok "
+	    "(--halt %s)", h->when == PR_HALT_NOW ? "now" : "soon",
+	    r->sum->ok, r->sum->failed,
+	    pr_halt_format(h, policy, sizeof(policy)));
+	if (r->stopping)
+		return;
+	r->stopping = true;
+	ring_stop(r);
+	cancel_waiting(r);
+	shutdown_workers(r, h->when == PR_HALT_NOW ? "now" : "soon");
+}
+
 static void
 on_signal(uv_signal_t *s, int signum)
 {
@@ -2283,13 +2618,7 @@ stop_by_signal(struct run *r, int signum, const char *why)
 	r->stopping = true;
 	pr_log_error("%s: stopping (cancelling running tasks)", why);
 	ring_stop(r);
-	for (int i = 0; i < r->nworkers; i++) {
-		struct worker *w = r->workers[i];
-		if (w->state == W_READY)
-			for (struct job *j = w->flights; j; j = j->wnext)
-				pr_msg_cancel(&w->wbuf, j->t->seq, j->attempt,
-				    2000);
-	}
+	cancel_running(r);
 }
 
 /* ---- setup and teardown ------------------------------------------------ */
@@ -2305,6 +2634,7 @@ pr_config_init(struct pr_config *c)
 	c->hb_ms = 5000;
 	c->retries = 0;
 	c->crash_limit = 3;
+	c->retry_delay = 0.1;
 	c->ssh.connect_timeout_ms = 10000;
 	c->ssh.keepalive_s = 15;
 	pr_input_opts_init(&c->in);
@@ -2524,6 +2854,8 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	r->last_hb = uv_now(&r->loop);
 	uv_timer_init(&r->loop, &r->ui_timer);
 	r->ui_timer.data = r;
+	uv_timer_init(&r->loop, &r->retry_timer);
+	r->retry_timer.data = r;
 	if (r->prog != NULL)
 		uv_timer_start(&r->ui_timer, on_ui, 100, 100);
 	uv_signal_init(&r->loop, &r->sigint);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "halt.h"
 #include "input.h"
 #include "machinefile.h"
 #include "output.h"
@@ -63,6 +64,10 @@ struct pr_config {
 					 * 0 none */
 	int crash_limit;		/* worker losses before a task is
 					 * lost */
+	double retry_delay;		/* s before the first retry of a
+					 * failed task; doubles per retry */
+	struct pr_halt halt;		/* --halt: stop early */
+	bool respawn;			/* replace lost local and SSH workers */
 	uint64_t seed;
 	bool seed_given;		/* --seed: else a resume reuses the
 					 * journal's */
@@ -87,6 +92,8 @@ struct pr_summary {
 	uint64_t skipped;		/* --resume: done before, not run */
 	int signal;			/* stopped by this signal, or 0 */
 	bool bad_input;			/* stopped on bad input */
+	bool halted;			/* --halt stopped the run */
+	int halt_exit;			/* then the exit status, or -1 */
 	bool reduced;			/* --reduce gave a value */
 	double value;
 	char *reduced_text;		/* its text; caller frees */

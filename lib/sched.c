@@ -102,10 +102,29 @@ pr_sched_batch(const struct pr_sched *s, size_t pending, bool input_done)
 size_t
 pr_sched_window(const struct pr_sched *s, int slots, unsigned batch)
 {
-	(void)s;
+	size_t prefetch = 2 * (size_t)batch;
+
 	if (slots < 1)
 		slots = 1;
-	return (size_t)slots + 2 * (size_t)batch;
+	/*
+	 * Tiny tasks with a small batch (--batch-size 1): two batches are
+	 * gone before the next message arrives, and the worker waits a
+	 * round trip every few tasks.  Hold PR_SCHED_PREFETCH_TIME of
+	 * measured work instead, so many tasks share each read, write and
+	 * wake-up; long tasks keep the two batches, never held away from
+	 * an idle worker.
+	 */
+	if (s->task_time >= 0) {
+		double want = s->task_time > 0 ?
+		    PR_SCHED_PREFETCH_TIME / s->task_time :
+		    PR_SCHED_PREFETCH_MAX;
+
+		if (want > PR_SCHED_PREFETCH_MAX)
+			want = PR_SCHED_PREFETCH_MAX;
+		if (want > (double)prefetch)
+			prefetch = (size_t)want;
+	}
+	return (size_t)slots + prefetch;
 }
 
 int

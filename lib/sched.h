@@ -30,6 +30,8 @@ enum pr_schedule {
 
 #define PR_SCHED_BATCH_MAX	4096
 #define PR_SCHED_BATCH_TIME	0.002	/* seconds of work per message */
+#define PR_SCHED_PREFETCH_TIME	0.001	/* seconds of work queued ahead */
+#define PR_SCHED_PREFETCH_MAX	256	/* tasks queued ahead, at most */
 
 struct pr_sched {
 	enum pr_schedule kind;
@@ -57,7 +59,9 @@ unsigned pr_sched_batch(const struct pr_sched *s, size_t pending,
 /*
  * How many tasks a worker with `slots` slots may hold (running plus
  * queued) given the batch size: slots to run, plus a prefetch of two
- * batches so a new batch is already there when one finishes.
+ * batches so a new batch is already there when one finishes, or of
+ * PR_SCHED_PREFETCH_TIME of measured work if that is more (tiny tasks in
+ * small batches), at most PR_SCHED_PREFETCH_MAX.
  */
 size_t pr_sched_window(const struct pr_sched *s, int slots, unsigned batch);
 

@@ -489,7 +489,11 @@ on_pre_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (n == 0)
 		return;
 	if (n < 0) {
-		if (n == UV_EOF)
+		if (n == UV_EOF && c->state == C_AUTH)
+			/* a real worker hangs up when our MAC is wrong */
+			refuse(c, NULL, "hung up on our challenge: a "
+			    "different secret?");
+		else if (n == UV_EOF)
 			refuse(c, NULL, "closed the connection before "
 			    "authenticating");
 		else

@@ -866,6 +866,7 @@ cancel_one(struct w_task *t, int grace_ms)
 		queue_remove(t);
 		t->status = PR_ST_CANCELLED;
 		t->start = w_unix_now();
+		w_task_set_error(t, "cancelled before it started");
 		w_task_finish(t);
 	} else if (t->m.kind != PR_KIND_KERNEL) {
 		w_exec_kill(t, PR_ST_CANCELLED, grace_ms);
@@ -947,6 +948,13 @@ on_shutdown(const cJSON *root)
 		cancel_all(grace);
 	} else if (W.shutdown == W_SD_NONE) {
 		W.shutdown = W_SD_DRAIN;
+		if (strcmp(mode, "soon") == 0) {
+			struct w_task *t;
+
+			/* what has not started does not start */
+			while ((t = W.qhead) != NULL)
+				cancel_one(t, grace);
+		}
 	}
 }
 

@@ -15,8 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
-#include <lapacke.h>
+#include "blas.h"
 
 #include "kernel.h"
 #include "kutil.h"
@@ -43,6 +42,7 @@ chol_state_free(void *p)
 static int
 chol_run(const cJSON *params, struct pr_kctx *ctx)
 {
+	const struct pr_blas *blas;
 	struct chol_state *s;
 	int64_t n64 = 0;
 	size_t n, bytes, more;
@@ -57,6 +57,8 @@ chol_run(const cJSON *params, struct pr_kctx *ctx)
 	rc = pr_kthreads(params, "chol", ctx, &nth);
 	if (rc < 0)
 		return rc;
+	if ((blas = pr_blas(ctx->eb)) == NULL)
+		return PR_EKERNEL;
 	n = (size_t)n64;
 	s = *ctx->state;
 	if (s == NULL) {
@@ -80,12 +82,16 @@ chol_run(const cJSON *params, struct pr_kctx *ctx)
 	z = s->z.p;
 	pr_kfill_double(x, n * n, ctx->seed,
 	    pr_kstream(ctx), nth);
-	openblas_set_num_threads(nth);
+	if (pr_kstopped(ctx))
+		return pr_kstopped_err(ctx, "chol");
+	blas->set_num_threads(nth);
 	t0 = pr_ktime();
-	cblas_dsyrk(CblasColMajor, CblasUpper, CblasTrans, (blasint)n,
+	blas->dsyrk(CblasColMajor, CblasUpper, CblasTrans, (blasint)n,
 	    (blasint)n, 1.0, x, (blasint)n, 0.0, z, (blasint)n);
+	if (pr_kstopped(ctx))
+		return pr_kstopped_err(ctx, "chol");
 	/* the _work form: no NaN scan of Z, no allocation */
-	info = LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, z,
+	info = blas->dpotrf_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, z,
 	    (lapack_int)n);
 	t1 = pr_ktime();
 	if (info > 0)

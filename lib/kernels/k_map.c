@@ -29,6 +29,7 @@ struct map_job {
 	double *x;
 	struct pr_ksum *part;
 	size_t n, nblk;
+	const atomic_int *stop;
 };
 
 static void
@@ -52,7 +53,7 @@ map_part(void *arg, int id, int nth, struct pr_kteam *team)
 	size_t b, i, end;
 
 	(void)team;
-	for (b = b0; b < b1; b++) {
+	for (b = b0; b < b1 && !pr_kstop_set(j->stop); b++) {
 		struct pr_ksum k = { 0, 0 };
 
 		end = (b + 1) * MAP_BLOCK < j->n ? (b + 1) * MAP_BLOCK : j->n;
@@ -113,7 +114,10 @@ map_run(const cJSON *params, struct pr_kctx *ctx)
 	if (j.nblk < 16)
 		nth = 1;
 	t0 = pr_ktime();
+	j.stop = ctx->stop;
 	used = pr_kteam_run(nth, map_part, &j);
+	if (pr_kstopped(ctx))
+		return pr_kstopped_err(ctx, "map");
 	for (b = 0; b < j.nblk; b++) {
 		pr_ksum_add(&tot, j.part[b].s);
 		tot.c += j.part[b].c;

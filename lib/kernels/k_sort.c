@@ -385,9 +385,13 @@ sort_run(const cJSON *params, struct pr_kctx *ctx)
 		    "%zu MiB for n=%" PRId64, 2 * bytes >> 20, n);
 	pr_kfill_double(s->x.p, (size_t)n, ctx->seed,
 	    pr_kstream(ctx), nth);
+	if (pr_kstopped(ctx))
+		return pr_kstopped_err(ctx, "sort");
 	t0 = pr_ktime();
 	used = pr_sort_doubles(s->x.p, s->tmp.p, (size_t)n, nth);
 	t1 = pr_ktime();
+	if (pr_kstopped(ctx))
+		return pr_kstopped_err(ctx, "sort");
 	if (used < 0)
 		return pr_err(ctx->eb, used, "kernel 'sort': out of memory");
 	if (!pr_sort_is_sorted(s->x.p, (size_t)n, nth))

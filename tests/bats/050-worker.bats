@@ -545,7 +545,8 @@ w_talk() {
 	blk=$(w_result 1 | jq -r .stdout | sed -n 's/^SigBlk:\t//p')
 	ign=$(w_result 1 | jq -r .stdout | sed -n 's/^SigIgn:\t//p')
 	echo "SigBlk $blk SigIgn $ign"
-	[ -n "$blk" ] && [ -n "$ign" ]
+	[ -n "$blk" ]
+	[ -n "$ign" ]
 	(( (16#$blk & 0x7fffffff) == 0 && (16#$ign & 0x7fffffff) == 0 ))
 	# SIGPIPE is not ignored: yes dies of it, silently
 	w_result 2 | jq -e '.status == "ok" and .stdout == "y\n" and

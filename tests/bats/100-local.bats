@@ -34,7 +34,9 @@ setup() {
 	# each task's three lines are adjacent and in order
 	for t in 1 2 3 4 5 6; do
 		set -- $(printf '%s\n' "$output" | grep -n "^$t-" | cut -d: -f1)
-		[ "$#" -eq 3 ] && [ "$2" -eq $(($1 + 1)) ] && [ "$3" -eq $(($1 + 2)) ]
+		[ "$#" -eq 3 ]
+		[ "$2" -eq $(($1 + 1)) ]
+		[ "$3" -eq $(($1 + 2)) ]
 	done
 }
 

@@ -54,6 +54,6 @@ setup() {
 
 @test "local hosts in a machinefile run local workers" {
 	printf '2/:\n' > hosts
-	run -0 bash -c "parrun --machinefile hosts --results - true ::: 1 2 3 4 3>&- | jq -r .worker | sort -u | tr '\n' ' '"
+	run -0 bash -c "parrun --machinefile hosts --schedule static --results - true ::: 1 2 3 4 3>&- | jq -r .worker | sort -u | tr '\n' ' '"
 	[ "$output" = "1 2 " ]
 }

@@ -19,7 +19,8 @@ values() { # ARGS... : the per-task values by id, one "id value" a line
 	a=$(values -j 1 --seed 42 < t.jsonl)
 	b=$(values -j 2 --seed 42 --schedule static < t.jsonl)
 	c=$(values -j 4 --seed 42 --schedule guided --batch-size 3 < t.jsonl)
-	[ "$a" = "$b" ] && [ "$a" = "$c" ]
+	[ "$a" = "$b" ]
+	[ "$a" = "$c" ]
 	d=$(values -j 2 --seed 43 < t.jsonl)
 	[ "$a" != "$d" ]
 	# and the seed used is in every record
@@ -41,7 +42,8 @@ values() { # ARGS... : the per-task values by id, one "id value" a line
 	x=$(parrun -j 1 --seed 5 --reduce sum --deterministic < t.jsonl 3>&-)
 	y=$(parrun -j 2 --seed 5 --reduce sum --deterministic --schedule static < t.jsonl 3>&-)
 	z=$(parrun -j 3 --seed 5 --reduce sum --deterministic --batch-size 1 < t.jsonl 3>&-)
-	[ "$x" = "$y" ] && [ "$x" = "$z" ]
+	[ "$x" = "$y" ]
+	[ "$x" = "$z" ]
 }
 
 @test "every reduction op" {
@@ -114,4 +116,17 @@ values() { # ARGS... : the per-task values by id, one "id value" a line
 	[ "$(jq -r 'select(.status=="error") | .id' r.jsonl | sort | tr '\n' ' ')" = "a b c d e " ]
 	[ "$(jq -r 'select(.id=="f") | .status' r.jsonl)" = ok ]
 	[ "$(jq -r 'select(.id=="a") | .error' r.jsonl)" != null ]
+}
+
+@test "long kernels stop at --timeout and free their slot for the next task" {
+	# 1e12 draws would take most of an hour; the one slot must be free
+	# again for the noop (timeout(1) only bounds a hang)
+	printf '%s\n' \
+		'{"id":"run","kernel":"randsum","n":1000000000000}' \
+		'{"id":"strided","kernel":"randsum","from":1,"to":1000000000000,"step":20}' \
+		'{"id":"map","kernel":"map","n":100000000,"threads":1}' \
+		'{"id":"next","kernel":"noop"}' > t.jsonl
+	run -3 --separate-stderr timeout 60 parrun -j1 --timeout 0.5 \
+		--results r.jsonl < t.jsonl
+	[ "$(jq -r '"\(.id) \(.status)"' r.jsonl | tr '\n' ',')" = "run timeout,strided timeout,map timeout,next ok," ]
 }

@@ -143,7 +143,8 @@ jqb() {
 	# a different seed, a different first value
 	v7=$(sed -n 's/.*values: .*(task 1: \(.*\))$/\1/p' <<<"$output")
 	v1=$(jq '.pmap.values[0]' "$BENCH_JSON")
-	[ -n "$v7" ] && [ "$v7" != "$v1" ]
+	[ -n "$v7" ]
+	[ "$v7" != "$v1" ]
 }
 
 @test "bench: a measurement over --timeout is killed with what it started" {

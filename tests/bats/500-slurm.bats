@@ -121,8 +121,11 @@ TASK=(sh -c 'sleep 0.2; echo $(hostname) $SLURMD_NODENAME')
 }
 
 @test "slurm: sbatch --wait runs examples/slurm.sbatch: tasks from a file, --results" {
+	# each task waits (bounded) until both nodes have started one, so
+	# both take part whichever connects first
+	local d=$BATS_TEST_TMPDIR
 	for i in $(seq 1 8); do
-		printf '{"id":"%d","sh":"sleep 0.2; echo $(hostname) $SLURMD_NODENAME"}\n' "$i"
+		printf '{"id":"%d","sh":"touch %s/on.$(hostname); i=0; while { [ ! -e %s/on.h1 ] || [ ! -e %s/on.h2 ]; } && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done; echo $(hostname) $SLURMD_NODENAME"}\n' "$i" "$d" "$d" "$d"
 	done >tasks.jsonl
 	timeout 60 sbatch -Q --wait -N2 --ntasks-per-node=2 -o job.out \
 		"$TOP/examples/slurm.sbatch" tasks.jsonl res.jsonl 3>&-

@@ -116,7 +116,7 @@ new_secret() {
 	[ "$PR_RC" -eq 0 ]
 	jq -e -s 'length == 6 and all(.[]; .status == "ok")' res.jsonl
 	# the worker checks our MAC first, finds it bad and hangs up
-	grep -q "refused worker from '127.0.0.1:[0-9]*'" err
+	grep -q "refused worker from '127.0.0.1:[0-9]*': hung up on our challenge: a different secret?" err
 	rc=0
 	wait "$BAD" || rc=$?
 	[ "$rc" -eq 3 ]
@@ -208,7 +208,8 @@ new_secret() {
 	# the secret made for the run was removed with its directory
 	f=$(sed -n 's/.*--secret-file \(.*\)$/\1/p' err)
 	[[ $f == */secret ]]
-	[ ! -e "$f" ] && [ ! -e "${f%/secret}" ]
+	[ ! -e "$f" ]
+	[ ! -e "${f%/secret}" ]
 }
 
 @test "listen: --max-workers refuses workers beyond the cap" {

@@ -67,7 +67,8 @@ kv() {
 	[ "${#lines[@]}" -eq 4 ]
 	v1=$(kv value "${lines[1]}")
 	v2=$(kv value "${lines[2]}")
-	[ -n "$v1" ] && [ "$v1" = "$v2" ]
+	[ -n "$v1" ]
+	[ "$v1" = "$v2" ]
 	# E[tan(u) + 3 sin(u)] = -ln cos 1 + 3 (1 - cos 1) = 1.9947
 	between "$(awk -v s="$v1" 'BEGIN { print s / 100000 }')" 1.97 2.02
 	[[ ${lines[3]} == *"same value: yes" ]]
@@ -82,7 +83,8 @@ kv() {
 	done
 	[ "$(kv median "${lines[0]}")" = "$(kv median "${lines[1]}")" ]
 	[ "$(kv median "${lines[3]}")" = "$(kv median "${lines[4]}")" ]
-	[ "$(kv n "${lines[0]}")" = 100000 ] && [ "$(kv n "${lines[3]}")" = 300000 ]
+	[ "$(kv n "${lines[0]}")" = 100000 ]
+	[ "$(kv n "${lines[3]}")" = 300000 ]
 	[[ ${lines[2]} == *"same median: yes" && ${lines[5]} == *"same median: yes" ]]
 }
 
@@ -106,7 +108,8 @@ kv() {
 	[ "${#lines[@]}" -eq 4 ]
 	s1=$(kv sum "${lines[1]}")
 	s2=$(kv sum "${lines[2]}")
-	[ -n "$s1" ] && [ "$s1" = "$s2" ]
+	[ -n "$s1" ]
+	[ "$s1" = "$s2" ]
 	[ "${lines[3]}" = "same bits for -j 1 and -j 2: yes" ]
 	between "$(kv mean "${lines[1]}")" 0.499 0.501
 	# the reduction is the sum of the chunks' values
@@ -175,7 +178,8 @@ kv() {
 	# as many copies as workers, not as tasks
 	[[ ${lines[12]} == "copies: "* ]]
 	read -r _ copies _ workers _ <<<"${lines[12]}"
-	[ "$copies" -eq "$workers" ] && [ "$copies" -le 2 ]
+	[ "$copies" -eq "$workers" ]
+	[ "$copies" -le 2 ]
 	[[ ${lines[12]} == *"distinct sums: 1" ]]
 }
 

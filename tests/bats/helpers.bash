@@ -227,10 +227,11 @@ _kill_bg() {
 	for sig in TERM KILL; do
 		for i in "${!pids[@]}"; do
 			pid=${pids[$i]}
-			kill -"$sig" -- "-$pid" 2>/dev/null
+			# either may find it gone already (errexit: || true)
+			kill -"$sig" -- "-$pid" 2>/dev/null || true
 			st=$(_starttime "$pid")
 			if [[ -n ${sts[$i]} && $st == "${sts[$i]}" ]]; then
-				kill -"$sig" "$pid" 2>/dev/null
+				kill -"$sig" "$pid" 2>/dev/null || true
 			fi
 		done
 		for ((i = 0; i < 40; i++)); do

@@ -226,8 +226,12 @@ CONF
 echo "export SLURM_CONF=$CONF" >"$SL_DIR/env"
 
 # ---- daemons ----------------------------------------------------------------
-slurmctld -D -i -f "$CONF" </dev/null >"$SL_DIR/log/slurmctld.out" 2>&1 3>&- &
-echo $! >"$SL_DIR/slurmctld.pidx"
+start_slurmctld() {
+	slurmctld -D -i -f "$CONF" </dev/null >>"$SL_DIR/log/slurmctld.out" \
+		2>&1 3>&- &
+	echo $! >"$SL_DIR/slurmctld.pidx"
+}
+start_slurmctld
 
 start_slurmd() { # name netns
 	local run=(slurmd -D -f "$CONF")
@@ -263,10 +267,22 @@ want=${#NODES[@]}
 idle=0
 deadline=$((SECONDS + 30))
 while [[ $SECONDS -lt $deadline ]]; do
+	# slurmctld has died at start, rarely, with nothing in its logs:
+	# say so and start it once more
+	if ! alive_pidx "$SL_DIR/slurmctld.pidx" && [[ ${ctld_again:-0} == 0 ]]
+	then
+		ctld_again=1
+		echo "slurm-up: slurmctld exited at start" \
+			"($(wait "$(cat "$SL_DIR/slurmctld.pidx")" 2>/dev/null;
+			echo "status $?")); starting it again" >&2
+		start_slurmctld
+	fi
 	for f in "$SL_DIR"/*.pidx; do
 		if ! alive_pidx "$f"; then
 			echo "slurm-up: $(basename "$f" .pidx) died:" >&2
 			tail -20 "$SL_DIR/log/$(basename "$f" .pidx).out" >&2
+			tail -20 "$SL_DIR/log/$(basename "$f" .pidx).log" \
+				2>/dev/null >&2
 			exit 1
 		fi
 	done

@@ -7,6 +7,7 @@
 #include "test.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/wait.h>
@@ -41,6 +42,62 @@ pr_test_fixtures(void)
 	const char *d = getenv("PR_FIXTURES");
 
 	return d != NULL ? d : "tests/fixtures";
+}
+
+/*
+ * Each test runs in its own process and gets one directory.  The runner
+ * ends a passing test with _exit(), so atexit() would never run: a
+ * watcher process removes the directory when the test's end closes the
+ * pipe, however it ends (a crash and the timeout's SIGKILL included).
+ */
+const char *
+pr_test_dir(void)
+{
+	static char dir[64];
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (dir[0] != '\0')
+		return dir;
+	snprintf(dir, sizeof(dir), "/tmp/pr-unit-XXXXXX");
+	ASSERT(mkdtemp(dir) != NULL);
+	ASSERT(pipe(p) == 0);
+	pid = fork();
+	ASSERT(pid >= 0);
+	if (pid == 0) {
+		/* out of the test's process group, which the runner kills
+		 * when the test ends; and holding nothing of the test's
+		 * (its pipes must see EOF) */
+		setpgid(0, 0);
+		for (int fd = 0; fd < 1024; fd++)
+			if (fd != p[0])
+				close(fd);
+		for (;;) {
+			ssize_t r = read(p[0], &c, 1);
+
+			if (r == 0 || (r < 0 && errno != EINTR))
+				break;
+		}
+		execlp("rm", "rm", "-rf", dir, (char *)NULL);
+		_exit(127);
+	}
+	/* both sides, so the runner's kill cannot come first */
+	(void)setpgid(pid, pid);
+	close(p[0]);
+	(void)fcntl(p[1], F_SETFD, FD_CLOEXEC);
+	return dir;
+}
+
+char *
+pr_test_path(const char *name)
+{
+	static char buf[8][256];
+	static int next;
+	char *b = buf[next++ % 8];
+
+	snprintf(b, sizeof(buf[0]), "%s/%s", pr_test_dir(), name);
+	return b;
 }
 
 static int

@@ -73,4 +73,12 @@ void pr_test_register(const char *name, pr_test_fn fn);
 /* The directory of the fixtures (tests/fixtures), from $PR_FIXTURES. */
 const char *pr_test_fixtures(void);
 
+/*
+ * A directory of the calling test's own, made on first use and removed
+ * when the test ends, however it ends; pr_test_path() names a file in it
+ * (one of 8 rotating static buffers).
+ */
+const char *pr_test_dir(void);
+char *pr_test_path(const char *name);
+
 #endif

@@ -134,14 +134,6 @@ TEST(auth_secret_generate)
 	ASSERT_MEM_EQ(a, z, sizeof(a));
 }
 
-static char tmpdir[64];
-
-static void
-make_tmpdir(void)
-{
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pr-auth-XXXXXX");
-	ASSERT(mkdtemp(tmpdir) != NULL);
-}
 
 static void
 put_file(const char *path, const char *text, mode_t mode)
@@ -162,7 +154,7 @@ TEST(auth_secret_files)
 	char *priv = NULL, *slash;
 	struct stat st;
 
-	make_tmpdir();
+	const char *tmpdir = pr_test_dir();
 	ASSERT_OK(pr_secret_generate(s));
 	pr_secret_hex(s, hex);
 
@@ -239,7 +231,6 @@ TEST(auth_secret_files)
 		unlink(link);
 	}
 	unlink(path);
-	rmdir(tmpdir);
 }
 
 TEST(auth_secret_files_owner)
@@ -256,7 +247,7 @@ TEST(auth_secret_files_owner)
 		return;
 	}
 	/* as root: a 0600 file given to nobody is not ours */
-	make_tmpdir();
+	const char *tmpdir = pr_test_dir();
 	snprintf(path, sizeof(path), "%s/s", tmpdir);
 	secret_of(s, 0x5a);
 	ASSERT_OK(pr_secret_write_file(path, s, &eb));
@@ -264,7 +255,6 @@ TEST(auth_secret_files_owner)
 	ASSERT_EQ(pr_secret_read_file(path, t, &eb), PR_EAUTH);
 	ASSERT(strstr(eb.msg, "not to you") != NULL);
 	unlink(path);
-	rmdir(tmpdir);
 }
 
 TEST(auth_secret_fd)

@@ -32,55 +32,6 @@
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static char tmpdir[64];
-
-/* One directory per test, removed by a watcher when the test ends
- * however it ends (as test_output.c does). */
-static const char *
-tdir(void)
-{
-	int p[2];
-	pid_t pid;
-	char c;
-
-	if (tmpdir[0] != '\0')
-		return tmpdir;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pr-test-journal-XXXXXX");
-	ASSERT(mkdtemp(tmpdir) != NULL);
-	ASSERT_OK(pipe(p));
-	pid = fork();
-	ASSERT(pid >= 0);
-	if (pid == 0) {
-		setpgid(0, 0);
-		for (int fd = 0; fd < 1024; fd++)
-			if (fd != p[0])
-				close(fd);
-		for (;;) {
-			ssize_t r = read(p[0], &c, 1);
-
-			if (r == 0 || (r < 0 && errno != EINTR))
-				break;
-		}
-		execlp("rm", "rm", "-rf", tmpdir, (char *)NULL);
-		_exit(127);
-	}
-	(void)setpgid(pid, pid);
-	close(p[0]);
-	(void)fcntl(p[1], F_SETFD, FD_CLOEXEC);
-	return tmpdir;
-}
-
-static char *
-tpath(const char *name)
-{
-	static char buf[4][256];
-	static int next;
-	char *b = buf[next++ % 4];
-
-	snprintf(b, sizeof(buf[0]), "%s/%s", tdir(), name);
-	return b;
-}
-
 static const char *
 fixture(const char *name)
 {
@@ -626,7 +577,7 @@ TEST(journal_round_trip)
 	struct pr_journal *j;
 	struct pr_journal_info info;
 	struct tasks ts;
-	const char *path = tpath("j");
+	const char *path = pr_test_path("j");
 	struct stat sb;
 	enum pr_status prev;
 	char *text;
@@ -755,7 +706,7 @@ TEST(journal_resume_reordered_extended_edited)
 	struct pr_journal *j;
 	struct pr_journal_info info;
 	struct tasks a, b, e;
-	const char *path = tpath("j");
+	const char *path = pr_test_path("j");
 	size_t i, runs = 0;
 
 	read_tasks(&a, fixture("tasks.jsonl"), NULL, 0, NULL);
@@ -836,7 +787,7 @@ TEST(journal_last_record_wins)
 {
 	struct pr_journal *j;
 	struct tasks ts;
-	const char *path = tpath("j");
+	const char *path = pr_test_path("j");
 
 	read_tasks(&ts, fixture("tasks.jsonl"), NULL, 0, NULL);
 	open_journal(&j, path, false, false, NULL);
@@ -858,7 +809,7 @@ TEST(journal_identical_tasks)
 	struct pr_journal *j;
 	struct fctx c;
 	struct pr_task *t[3];
-	const char *path = tpath("j");
+	const char *path = pr_test_path("j");
 	char *text;
 	int i;
 
@@ -911,7 +862,7 @@ TEST(journal_acks)
 	struct pr_journal_info info;
 	struct pr_errbuf eb = { 0, "" };
 	struct tasks ts;
-	const char *path = tpath("j");
+	const char *path = pr_test_path("j");
 
 	read_tasks(&ts, fixture("tasks.jsonl"), NULL, 0, NULL);
 	pr_journal_opts_init(&o);
@@ -945,7 +896,7 @@ check_torn(const char *name, uint64_t off, unsigned long line,
 {
 	struct pr_journal *j;
 	struct pr_journal_info info;
-	const char *path = tpath(name);
+	const char *path = pr_test_path(name);
 	size_t len;
 	char *data = slurp(fixture(name), &len);
 	struct tasks ts;
@@ -1012,7 +963,7 @@ TEST(journal_torn_header_only)
 {
 	struct pr_journal *j;
 	struct pr_journal_info info;
-	const char *path = tpath("j");
+	const char *path = pr_test_path("j");
 	size_t len;
 	char *data = slurp(fixture("torn-header.journal"), &len);
 
@@ -1031,7 +982,7 @@ TEST(journal_damage_in_the_middle)
 	struct pr_journal *j = NULL;
 	struct pr_journal_info info;
 	struct pr_errbuf eb = { 0, "" };
-	const char *path = tpath("j");
+	const char *path = pr_test_path("j");
 	char *good = slurp(fixture("good.journal"), NULL);
 	char *data, *p, want[64];
 	size_t len;
@@ -1111,7 +1062,7 @@ TEST(journal_refuses_foreign_files)
 	struct pr_journal *j = NULL;
 	struct pr_journal_opts o;
 	struct pr_errbuf eb = { 0, "" };
-	const char *path = tpath("notes.txt");
+	const char *path = pr_test_path("notes.txt");
 	size_t len;
 	char *data;
 
@@ -1142,7 +1093,7 @@ TEST(journal_open_rules)
 	struct pr_journal *j = NULL, *k = NULL;
 	struct pr_journal_opts o;
 	struct pr_errbuf eb = { 0, "" };
-	const char *path = tpath("j"), *link = tpath("link");
+	const char *path = pr_test_path("j"), *link = pr_test_path("link");
 	pid_t pid;
 	int st;
 
@@ -1153,11 +1104,11 @@ TEST(journal_open_rules)
 	o.path = path;
 	ASSERT_EQ(pr_journal_open(&j, &o, NULL, &eb), PR_EJOURNAL);
 	ASSERT(strstr(eb.msg, "--resume") != NULL);
-	spit(tpath("empty"), "", 0);
-	open_journal(&j, tpath("empty"), false, false, NULL);
+	spit(pr_test_path("empty"), "", 0);
+	open_journal(&j, pr_test_path("empty"), false, false, NULL);
 	close_journal(j);
 	/* resume of a missing journal starts one */
-	open_journal(&j, tpath("missing"), true, false, NULL);
+	open_journal(&j, pr_test_path("missing"), true, false, NULL);
 	close_journal(j);
 	/* no symbolic links */
 	ASSERT_OK(symlink(path, link));
@@ -1167,7 +1118,7 @@ TEST(journal_open_rules)
 	ASSERT(strstr(eb.msg, "symbolic link") != NULL);
 	ASSERT_EQ(pr_journal_load(&j, link, false, NULL, &eb), -ELOOP);
 	/* not a regular file */
-	o.path = tdir();
+	o.path = pr_test_dir();
 	ASSERT(pr_journal_open(&j, &o, NULL, &eb) < 0);
 	/* one parrun at a time (record locks are per process: ask from a
 	 * child) */
@@ -1244,7 +1195,7 @@ TEST(journal_sync_batches)
 	fctx_open(&c, NULL, NULL, 0, false);
 	t = line(&c, "echo a");
 	pr_journal_opts_init(&o);
-	o.path = tpath("j");
+	o.path = pr_test_path("j");
 	o.write_fn = hook_write;
 	o.sync_fn = hook_sync;
 	o.hook_arg = &h;
@@ -1294,7 +1245,7 @@ TEST(journal_full_disk)
 	struct hooks h = { (size_t)-1, 0, 0 };
 	struct fctx c;
 	struct pr_task *t;
-	const char *path = tpath("j");
+	const char *path = pr_test_path("j");
 	off_t before;
 	int i;
 
@@ -1333,7 +1284,7 @@ TEST(journal_full_disk)
 	/* a failing fdatasync is an error too */
 	h.budget = (size_t)-1;
 	h.sync_errno = EIO;
-	o.path = tpath("k");
+	o.path = pr_test_path("k");
 	ASSERT_EQ(pr_journal_open(&j, &o, NULL, &eb), -EIO);
 	ASSERT(strstr(eb.msg, "cannot sync journal") != NULL);
 	pr_task_free(t);

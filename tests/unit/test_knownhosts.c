@@ -253,19 +253,11 @@ TEST(knownhosts_unreadable_file_is_an_error)
 	libssh2_session_free(session);
 }
 
-static char *
-tmpdir(void)
-{
-	static char dir[64];
-
-	snprintf(dir, sizeof(dir), "/tmp/test_knownhosts.XXXXXX");
-	ASSERT(mkdtemp(dir) != NULL);
-	return dir;
-}
 
 TEST(knownhosts_append_then_match)
 {
-	char *dir = tmpdir(), path[256], text[4096], expect[8192], pub[2048];
+	const char *dir = pr_test_dir();
+	char path[256], text[4096], expect[8192], pub[2048];
 	LIBSSH2_KNOWNHOSTS *kh = NULL;
 	struct pr_errbuf eb = { 0, "" };
 	struct key k;
@@ -315,12 +307,6 @@ TEST(knownhosts_append_then_match)
 	ASSERT_STR_EQ(text, expect);
 
 	pr_buf_release(&k.blob);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/ssh", dir);
-	rmdir(path);
-	snprintf(path, sizeof(path), "%s/kh", dir);
-	unlink(path);
-	rmdir(dir);
 }
 
 TEST(knownhosts_fingerprints_as_ssh_keygen)

@@ -21,68 +21,11 @@
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static char tmpdir[64];
-
-/*
- * Each test runs in its own process and gets one directory.  The runner
- * ends a passing test with _exit(), so atexit() would never run: a
- * watcher process removes the directory when the test's end closes the
- * pipe, however it ends (a crash and the timeout's SIGKILL included).
- */
-static const char *
-tdir(void)
-{
-	int p[2];
-	pid_t pid;
-	char c;
-
-	if (tmpdir[0] != '\0')
-		return tmpdir;
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/pr-test-output-XXXXXX");
-	ASSERT(mkdtemp(tmpdir) != NULL);
-	ASSERT_OK(pipe(p));
-	pid = fork();
-	ASSERT(pid >= 0);
-	if (pid == 0) {
-		/* out of the test's process group, which the runner kills
-		 * when the test ends; and holding nothing of the test's
-		 * (its pipes must see EOF) */
-		setpgid(0, 0);
-		for (int fd = 0; fd < 1024; fd++)
-			if (fd != p[0])
-				close(fd);
-		for (;;) {
-			ssize_t r = read(p[0], &c, 1);
-
-			if (r == 0 || (r < 0 && errno != EINTR))
-				break;
-		}
-		execlp("rm", "rm", "-rf", tmpdir, (char *)NULL);
-		_exit(127);
-	}
-	/* both sides, so the runner's kill cannot come first */
-	(void)setpgid(pid, pid);
-	close(p[0]);
-	(void)fcntl(p[1], F_SETFD, FD_CLOEXEC);
-	return tmpdir;
-}
-
-static char *
-tpath(const char *name)
-{
-	static char p[8][128];
-	static int k;
-	char *s = p[k++ % 8];
-
-	snprintf(s, 128, "%s/%s", tdir(), name);
-	return s;
-}
-
 /* A file to stand for stdout or stderr. */
 static int
 tfile(const char *name)
 {
-	int fd = open(tpath(name), O_RDWR | O_CREAT | O_TRUNC, 0600);
+	int fd = open(pr_test_path(name), O_RDWR | O_CREAT | O_TRUNC, 0600);
 
 	ASSERT(fd >= 0);
 	return fd;
@@ -312,7 +255,7 @@ TEST(output_quiet_writes_only_records)
 	oo.out_fd = ofd;
 	oo.err_fd = efd;
 	oo.quiet = true;
-	oo.results = tpath("res");
+	oo.results = pr_test_path("res");
 	o = open_out(&oo);
 	rec_init(&r, 1, "1", "hello\n", "e\n");
 	record(o, &r);
@@ -323,7 +266,7 @@ TEST(output_quiet_writes_only_records)
 	s = slurp_fd(efd, NULL);
 	ASSERT_STR_EQ(s, "");
 	free(s);
-	s = slurp(tpath("res"), NULL);
+	s = slurp(pr_test_path("res"), NULL);
 	ASSERT(strstr(s, "\"stdout\":\"hello\\n\"") != NULL);
 	free(s);
 }
@@ -346,7 +289,7 @@ keep_order_run(uint64_t *order, size_t n, size_t hold_max, bool check_held)
 	oo.err_fd = efd;
 	oo.keep_order = true;
 	oo.hold_max = hold_max;
-	oo.spill_dir = tdir();
+	oo.spill_dir = pr_test_dir();
 	o = open_out(&oo);
 	for (size_t i = 0; i < n; i++) {
 		uint64_t seq = order[i];
@@ -491,7 +434,7 @@ spill_failure_run(const char *spill_dir, pr_output_write_fn fn, void *arg,
 	oo.keep_order = true;
 	oo.hold_max = 8;
 	oo.spill_dir = spill_dir;
-	oo.results = tpath("res");
+	oo.results = pr_test_path("res");
 	oo.write_fn = fn;
 	oo.write_arg = arg;
 	o = open_out(&oo);
@@ -504,7 +447,7 @@ spill_failure_run(const char *spill_dir, pr_output_write_fn fn, void *arg,
 	ASSERT_U64_EQ(st.failed, 1);
 	ASSERT_U64_EQ(st.downgraded, 1);
 	close_out(o);
-	s = slurp(tpath("res"), NULL);
+	s = slurp(pr_test_path("res"), NULL);
 	n = parse_lines(s, items, 4);
 	ASSERT_EQ(n, 2);
 	ASSERT_STR_EQ(cJSON_GetObjectItem(items[0], "status")->valuestring,
@@ -546,7 +489,7 @@ enospc_write(void *arg, int fd, const void *p, size_t n)
 
 TEST(output_spill_write_fails)
 {
-	spill_failure_run(tdir(), enospc_write, NULL, "no space");
+	spill_failure_run(pr_test_dir(), enospc_write, NULL, "no space");
 }
 
 /* ---- results ---------------------------------------------------------- */
@@ -591,7 +534,7 @@ TEST(output_results_fields)
 	pr_output_opts_init(&oo);
 	oo.out_fd = tfile("out");
 	oo.err_fd = tfile("err");
-	oo.results = tpath("res.jsonl");
+	oo.results = pr_test_path("res.jsonl");
 	o = open_out(&oo);
 
 	rec_init(&r, 1, "t1", "hello\n", "");
@@ -620,7 +563,7 @@ TEST(output_results_fields)
 	record(o, &r);
 	close_out(o);
 
-	s = slurp(tpath("res.jsonl"), NULL);
+	s = slurp(pr_test_path("res.jsonl"), NULL);
 	n = parse_lines(s, items, 8);
 	ASSERT_EQ(n, 3);
 	for (size_t i = 0; i < n; i++)
@@ -673,7 +616,7 @@ TEST(output_results_b64)
 	pr_output_opts_init(&oo);
 	oo.out_fd = tfile("out");
 	oo.err_fd = tfile("err");
-	oo.results = tpath("res.jsonl");
+	oo.results = pr_test_path("res.jsonl");
 	o = open_out(&oo);
 	rec_init(&r, 1, "bad\xc3(id", NULL, "caf\xc3\xa9\n");
 	r.out = bin;
@@ -682,7 +625,7 @@ TEST(output_results_b64)
 	r.error = "x\x80y";
 	record(o, &r);
 	close_out(o);
-	s = slurp(tpath("res.jsonl"), NULL);
+	s = slurp(pr_test_path("res.jsonl"), NULL);
 	ASSERT_EQ(parse_lines(s, items, 2), 1);
 	it = items[0];
 	ASSERT(cJSON_GetObjectItem(it, "stdout") == NULL);
@@ -718,7 +661,7 @@ TEST(output_results_jq_reads_them)
 	pr_output_opts_init(&oo);
 	oo.out_fd = tfile("out");
 	oo.err_fd = tfile("err");
-	oo.results = tpath("res.jsonl");
+	oo.results = pr_test_path("res.jsonl");
 	o = open_out(&oo);
 	for (uint64_t i = 1; i <= 20; i++) {
 		rec_init(&r, i, "t", "line \"q\" \\ \t\x01\n", NULL);
@@ -733,9 +676,9 @@ TEST(output_results_jq_reads_them)
 	}
 	close_out(o);
 	snprintf(cmd, sizeof(cmd), "jq -c '[.seq,.status]' < %s > %s",
-	    tpath("res.jsonl"), tpath("jq.out"));
+	    pr_test_path("res.jsonl"), pr_test_path("jq.out"));
 	ASSERT_EQ(system(cmd), 0);
-	s = slurp(tpath("jq.out"), NULL);
+	s = slurp(pr_test_path("jq.out"), NULL);
 	ASSERT(strncmp(s, "[1,\"ok\"]\n[2,\"ok\"]\n", 18) == 0);
 	free(s);
 }
@@ -782,14 +725,14 @@ TEST(output_results_file_mode)
 	struct stat sb;
 
 	pr_output_opts_init(&oo);
-	oo.results = tpath("mode.jsonl");
+	oo.results = pr_test_path("mode.jsonl");
 	o = open_out(&oo);
 	close_out(o);
-	ASSERT_OK(stat(tpath("mode.jsonl"), &sb));
+	ASSERT_OK(stat(pr_test_path("mode.jsonl"), &sb));
 	ASSERT_EQ(sb.st_mode & 0777, 0600);
 	/* a symlink is not followed */
-	ASSERT_OK(symlink(tpath("mode.jsonl"), tpath("link.jsonl")));
-	oo.results = tpath("link.jsonl");
+	ASSERT_OK(symlink(pr_test_path("mode.jsonl"), pr_test_path("link.jsonl")));
+	oo.results = pr_test_path("link.jsonl");
 	ASSERT(pr_output_open(&o, &oo, &eb) < 0);
 	ASSERT(o == NULL);
 	ASSERT(strstr(eb.msg, "link.jsonl") != NULL);
@@ -809,8 +752,8 @@ TEST(output_results_keep_order_lines)
 	oo.err_fd = tfile("err");
 	oo.keep_order = true;
 	oo.hold_max = 100;
-	oo.spill_dir = tdir();
-	oo.results = tpath("res.jsonl");
+	oo.spill_dir = pr_test_dir();
+	oo.results = pr_test_path("res.jsonl");
 	o = open_out(&oo);
 	for (size_t i = 0; i < 50; i++)
 		order[i] = i + 1;
@@ -824,7 +767,7 @@ TEST(output_results_keep_order_lines)
 		record(o, &r);
 	}
 	close_out(o);
-	s = slurp(tpath("res.jsonl"), NULL);
+	s = slurp(pr_test_path("res.jsonl"), NULL);
 	ASSERT_EQ(parse_lines(s, items, 50), 50);
 	for (int i = 0; i < 50; i++) {
 		char text[32];
@@ -860,7 +803,7 @@ TEST(output_joblog_format)
 	pr_output_opts_init(&oo);
 	oo.out_fd = tfile("out");
 	oo.err_fd = tfile("err");
-	oo.joblog = tpath("joblog");
+	oo.joblog = pr_test_path("joblog");
 	o = open_out(&oo);
 	rec_init(&r, 1, "1", "ab\n", NULL);
 	r.bytes_sent = 17;
@@ -891,7 +834,7 @@ TEST(output_joblog_format)
 	r.cmd = "a\nb";
 	record(o, &r);
 	close_out(o);
-	s = slurp(tpath("joblog"), &n);
+	s = slurp(pr_test_path("joblog"), &n);
 	ASSERT_EQ(n, sizeof(want) - 1);
 	ASSERT_MEM_EQ(s, want, n);
 	free(s);
@@ -904,7 +847,7 @@ TEST(output_joblog_format)
 	r.host = host;		/* this machine is local too */
 	record(o, &r);
 	close_out(o);
-	s = slurp(tpath("joblog"), &n);
+	s = slurp(pr_test_path("joblog"), &n);
 	ASSERT_EQ(n, sizeof(want) - 1 + strlen("6\t:\t1700000000.250\t"
 	    "     0.500\t0\t0\t0\t0\techo x\n"));
 	ASSERT_STR_EQ(s + sizeof(want) - 1, "6\t:\t1700000000.250\t"
@@ -928,7 +871,7 @@ TEST(output_line_buffer)
 	oo.err_fd = efd;
 	oo.line_buffer = true;
 	oo.tag = true;
-	oo.results = tpath("res");
+	oo.results = pr_test_path("res");
 	o = open_out(&oo);
 	ASSERT_OK(pr_output_chunk(o, 2, "B", 1, "b1\n", 3, NULL));
 	ASSERT_OK(pr_output_chunk(o, 1, "A", 1, "a1\na2\n", 6, NULL));
@@ -944,7 +887,7 @@ TEST(output_line_buffer)
 	ASSERT_STR_EQ(s, "B\tb1\nA\ta1\nA\ta2\nA\ttail");
 	free(s);
 	/* the record's stdout is whole, streamed chunks included */
-	s = slurp(tpath("res"), NULL);
+	s = slurp(pr_test_path("res"), NULL);
 	ASSERT_EQ(parse_lines(s, items, 2), 1);
 	ASSERT_STR_EQ(cJSON_GetObjectItem(items[0], "stdout")->valuestring,
 	    "a1\na2\ntail");
@@ -969,7 +912,7 @@ TEST(output_line_buffer_partial_lines)
 	oo.err_fd = efd;
 	oo.line_buffer = true;
 	oo.tag = true;
-	oo.results = tpath("res");
+	oo.results = pr_test_path("res");
 	o = open_out(&oo);
 	ASSERT_OK(pr_output_chunk(o, 1, "A", 1, "a1\npar", 6, NULL));
 	ASSERT_OK(pr_output_chunk(o, 2, "B", 1, "b1\n", 3, NULL));
@@ -1005,7 +948,7 @@ TEST(output_line_buffer_partial_lines)
 	ASSERT(strcmp(s + n - 4, "xxy\n") == 0);
 	free(s);
 	free(big);
-	s = slurp(tpath("res"), NULL);
+	s = slurp(pr_test_path("res"), NULL);
 	ASSERT_EQ(parse_lines(s, items, 2), 2);
 	ASSERT_STR_EQ(cJSON_GetObjectItem(items[0], "stdout")->valuestring,
 	    "a1\npartial\nnext line\nlast");
@@ -1129,7 +1072,7 @@ TEST(output_epipe_reported_once)
 	pr_output_opts_init(&oo);
 	oo.out_fd = p[1];
 	oo.err_fd = tfile("err");
-	oo.results = tpath("res");
+	oo.results = pr_test_path("res");
 	o = open_out(&oo);
 	rec_init(&r, 1, "1", "x\n", NULL);
 	record(o, &r);
@@ -1140,7 +1083,7 @@ TEST(output_epipe_reported_once)
 	record(o, &r);
 	ASSERT_OK(pr_output_flush(o, NULL));	/* once only */
 	close_out(o);
-	s = slurp(tpath("res"), NULL);
+	s = slurp(pr_test_path("res"), NULL);
 	ASSERT(strstr(s, "\"seq\":1") != NULL && strstr(s, "\"seq\":2"));
 	free(s);
 	close(p[1]);
@@ -1316,7 +1259,7 @@ TEST(output_slow_pipe_queues_and_overflows)
 	pr_output_opts_init(&oo);
 	oo.out_fd = p[1];
 	oo.err_fd = tfile("err");
-	oo.spill_dir = tdir();
+	oo.spill_dir = pr_test_dir();
 	o = open_out(&oo);
 	/* writes go through a description of our own: the user's stays */
 	fd = pr_output_wait_fd(o, 0, &pending);
@@ -1373,12 +1316,12 @@ TEST(output_slow_pipe_stdout_stderr_order)
 		ASSERT_OK(pr_buf_add(&want, out, 4096));
 		ASSERT_OK(pr_buf_add(&want, err, 1000));
 	}
-	pid = reader(p[0], p[1], g[0], tpath("copy"), want.len, 0);
+	pid = reader(p[0], p[1], g[0], pr_test_path("copy"), want.len, 0);
 	close(g[0]);
 	pr_output_opts_init(&oo);
 	oo.out_fd = p[1];
 	oo.err_fd = p[1];	/* 2>&1 */
-	oo.spill_dir = tdir();
+	oo.spill_dir = pr_test_dir();
 	o = open_out(&oo);
 	ASSERT(pr_output_wait_fd(o, 0, &pending) >= 0);
 	ASSERT_EQ(pr_output_wait_fd(o, 1, &pending), -1);	/* shared */
@@ -1400,7 +1343,7 @@ TEST(output_slow_pipe_stdout_stderr_order)
 	close(p[1]);
 	close(g[1]);
 	reader_done(pid);
-	got = slurp(tpath("copy"), &n);
+	got = slurp(pr_test_path("copy"), &n);
 	ASSERT_EQ(n, want.len);
 	ASSERT(memcmp(got, want.data, n) == 0);
 	free(got);
@@ -1427,7 +1370,7 @@ TEST(output_slow_pipe_no_overflow_file_waits)
 	pr_output_opts_init(&oo);
 	oo.out_fd = p[1];
 	oo.err_fd = tfile("err");
-	oo.spill_dir = tpath("no-such-dir");
+	oo.spill_dir = pr_test_path("no-such-dir");
 	o = open_out(&oo);
 	for (size_t i = 0; i < nrec; i++) {
 		rec_init(&r, i + 1, "x", NULL, NULL);
@@ -1464,7 +1407,7 @@ TEST(output_slow_pipe_reader_gone)
 	pr_output_opts_init(&oo);
 	oo.out_fd = p[1];
 	oo.err_fd = tfile("err");
-	oo.spill_dir = tdir();
+	oo.spill_dir = pr_test_dir();
 	o = open_out(&oo);
 	pid = reader(p[0], p[1], -1, NULL, total, 100000);
 	for (size_t i = 0; i < nrec; i++) {
@@ -1510,7 +1453,7 @@ TEST(output_slow_socket)
 	pr_output_opts_init(&oo);
 	oo.out_fd = sv[1];
 	oo.err_fd = tfile("err");
-	oo.spill_dir = tdir();
+	oo.spill_dir = pr_test_dir();
 	o = open_out(&oo);
 	/* send(MSG_DONTWAIT) on the user's own fd, left blocking */
 	ASSERT_EQ(pr_output_wait_fd(o, 0, &pending), sv[1]);
@@ -1627,7 +1570,7 @@ TEST(output_parse_value_option)
 	pr_output_opts_init(&oo);
 	oo.out_fd = tfile("out");
 	oo.err_fd = tfile("err");
-	oo.results = tpath("res");
+	oo.results = pr_test_path("res");
 	oo.parse_value = true;
 	o = open_out(&oo);
 	rec_init(&r, 1, "1", "answer 41.5\n", NULL);
@@ -1639,7 +1582,7 @@ TEST(output_parse_value_option)
 	r.value = 1.0;
 	record(o, &r);
 	close_out(o);
-	s = slurp(tpath("res"), NULL);
+	s = slurp(pr_test_path("res"), NULL);
 	ASSERT_EQ(parse_lines(s, items, 3), 3);
 	ASSERT_DBL_NEAR(cJSON_GetObjectItem(items[0], "value")->valuedouble,
 	    41.5, 0);
@@ -1694,8 +1637,8 @@ fuzz_run(bool keep, bool lb, size_t hold_max, uint64_t seed)
 	oo.keep_order = keep;
 	oo.line_buffer = lb;
 	oo.hold_max = hold_max;
-	oo.spill_dir = tdir();
-	oo.results = tpath("res");
+	oo.spill_dir = pr_test_dir();
+	oo.results = pr_test_path("res");
 	o = open_out(&oo);
 	for (int i = 0; i <= N; i++)
 		pr_buf_init(&full[i], 0);
@@ -1734,7 +1677,7 @@ fuzz_run(bool keep, bool lb, size_t hold_max, uint64_t seed)
 	close_out(o);
 
 	/* results carry each task's whole stdout */
-	s = slurp(tpath("res"), NULL);
+	s = slurp(pr_test_path("res"), NULL);
 	ASSERT_EQ(parse_lines(s, items, N), N);
 	for (int i = 0; i < N; i++) {
 		int seq = cJSON_GetObjectItem(items[i], "seq")->valueint;

@@ -1528,7 +1528,7 @@ TEST(proto_control)
 	    "missing field 'code'");
 	decode_fails("{\"type\":\"shutdown\",\"mode\":\"later\","
 	    "\"grace_ms\":1}", PR_MSG_SHUTDOWN,
-	    "field 'mode' must be \"drain\" or \"now\"");
+	    "field 'mode' must be \"drain\", \"soon\" or \"now\"");
 	decode_fails("{\"type\":\"frob\"}", PR_MSG_UNKNOWN,
 	    "unknown message type 'frob'");
 	pr_buf_release(&b);

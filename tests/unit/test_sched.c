@@ -92,6 +92,29 @@ TEST(sched_window_holds_slots_plus_two_batches)
 	ASSERT_EQ(pr_sched_window(&s, 0, 1), 3);
 }
 
+TEST(sched_window_holds_a_millisecond_of_tiny_tasks)
+{
+	struct pr_sched s;
+
+	/* batch 1 fixed, as --batch-size 1 */
+	pr_sched_init(&s, PR_SCHED_DYNAMIC, 1, 2);
+	/* nothing measured yet: two batches, as before */
+	ASSERT_EQ(pr_sched_window(&s, 2, 1), 4);
+	/* 10 us tasks: 1 ms of them is 100 queued ahead */
+	pr_sched_observe(&s, 10e-6, 1);
+	ASSERT_EQ(pr_sched_window(&s, 2, 1), 2 + 100);
+	/* instant tasks: the cap */
+	pr_sched_observe(&s, 0, 1000);
+	s.task_time = 0;
+	ASSERT_EQ(pr_sched_window(&s, 2, 1), 2 + PR_SCHED_PREFETCH_MAX);
+	/* long tasks are never held away from idle workers */
+	s.task_time = 0.5;
+	ASSERT_EQ(pr_sched_window(&s, 2, 1), 4);
+	/* big batches keep their two batches */
+	s.task_time = 1e-6;
+	ASSERT_EQ(pr_sched_window(&s, 2, 1000), 2 + 2000);
+}
+
 TEST(sched_observe_moves_towards_new_times)
 {
 	struct pr_sched s;
