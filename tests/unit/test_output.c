@@ -1419,9 +1419,18 @@ TEST(output_slow_pipe_reader_gone)
 		else
 			record(o, &r);	/* reported once only */
 	}
-	reader_done(pid);
-	while (rc == 0 && pr_output_pending(o) > 0)
+	/* write on until the reader's leaving shows (it stops after 100000
+	 * bytes, which may be more than the records above got out) */
+	while (rc == 0 && pr_output_pending(o) > 0) {
+		size_t pending;
+		struct pollfd pfd = { .fd = pr_output_wait_fd(o, 0, &pending),
+		    .events = POLLOUT };
+
 		rc = pr_output_flush(o, &eb);
+		if (rc == 0 && pfd.fd >= 0)
+			(void)poll(&pfd, 1, 100);
+	}
+	reader_done(pid);
 	ASSERT_EQ(rc, -EPIPE);
 	ASSERT(strstr(eb.msg, "stdout") != NULL);
 	ASSERT_EQ(pr_output_stdout_error(o), -EPIPE);
