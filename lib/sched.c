@@ -1,6 +1,7 @@
 /* sched.c - see sched.h */
 #include "sched.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "err.h"
@@ -102,10 +103,21 @@ pr_sched_batch(const struct pr_sched *s, size_t pending, bool input_done)
 size_t
 pr_sched_window(const struct pr_sched *s, int slots, unsigned batch)
 {
-	(void)s;
+	size_t prefetch = 2 * (size_t)batch, timed;
+
 	if (slots < 1)
 		slots = 1;
-	return (size_t)slots + 2 * (size_t)batch;
+	if (s->task_time >= 0) {
+		/* tasks of PR_SCHED_WINDOW_TIME on every slot */
+		if (s->task_time <= 0)
+			timed = PR_SCHED_WINDOW_MAX;
+		else
+			timed = clampu(ceil(PR_SCHED_WINDOW_TIME * slots /
+			    s->task_time), 1, PR_SCHED_WINDOW_MAX);
+		if (timed > prefetch)
+			prefetch = timed;
+	}
+	return (size_t)slots + prefetch;
 }
 
 int

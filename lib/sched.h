@@ -30,6 +30,9 @@ enum pr_schedule {
 
 #define PR_SCHED_BATCH_MAX	4096
 #define PR_SCHED_BATCH_TIME	0.002	/* seconds of work per message */
+#define PR_SCHED_WINDOW_TIME	0.001	/* seconds of work a worker may hold
+					 * queued, beyond its slots */
+#define PR_SCHED_WINDOW_MAX	256	/* most tasks that time may add */
 
 struct pr_sched {
 	enum pr_schedule kind;
@@ -57,7 +60,12 @@ unsigned pr_sched_batch(const struct pr_sched *s, size_t pending,
 /*
  * How many tasks a worker with `slots` slots may hold (running plus
  * queued) given the batch size: slots to run, plus a prefetch of two
- * batches so a new batch is already there when one finishes.
+ * batches so a new batch is already there when one finishes, or, once
+ * task times have been measured, of as many tasks as take
+ * PR_SCHED_WINDOW_TIME on its slots (at most PR_SCHED_WINDOW_MAX),
+ * whichever is more.  So tiny tasks share each message, read and
+ * wake-up even with --batch-size 1, and long tasks are not held away
+ * from idle workers (for tasks over 1 ms it is slots + 2 x batch).
  */
 size_t pr_sched_window(const struct pr_sched *s, int slots, unsigned batch);
 

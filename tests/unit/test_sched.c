@@ -92,6 +92,62 @@ TEST(sched_window_holds_slots_plus_two_batches)
 	ASSERT_EQ(pr_sched_window(&s, 0, 1), 3);
 }
 
+TEST(sched_window_without_a_measurement_is_two_batches)
+{
+	struct pr_sched s;
+
+	/* nothing measured yet: the tasks may be long, hold no more */
+	pr_sched_init(&s, PR_SCHED_DYNAMIC, 1, 2);
+	ASSERT_EQ(pr_sched_window(&s, 1, 1), 3);
+	ASSERT_EQ(pr_sched_window(&s, 8, 1), 10);
+	ASSERT_EQ(pr_sched_window(&s, 2, 300), 602);
+}
+
+TEST(sched_window_holds_a_millisecond_of_tiny_tasks)
+{
+	struct pr_sched s;
+
+	pr_sched_init(&s, PR_SCHED_DYNAMIC, 1, 2);
+	/* 100 us tasks: 1 ms is 10 of them per slot */
+	pr_sched_observe(&s, 100e-6, 1);
+	ASSERT_EQ(pr_sched_window(&s, 1, 1), 1 + 10);
+	ASSERT_EQ(pr_sched_window(&s, 4, 1), 4 + 40);
+	/* two batches, when they are more */
+	ASSERT_EQ(pr_sched_window(&s, 1, 64), 1 + 128);
+	/* 1 us tasks: capped */
+	pr_sched_init(&s, PR_SCHED_DYNAMIC, 1, 2);
+	pr_sched_observe(&s, 64e-6, 64);
+	ASSERT_EQ(pr_sched_window(&s, 1, 1), 1 + PR_SCHED_WINDOW_MAX);
+	ASSERT_EQ(pr_sched_window(&s, 128, 1), 128 + PR_SCHED_WINDOW_MAX);
+	/* tasks that report no time at all: the cap too */
+	pr_sched_init(&s, PR_SCHED_DYNAMIC, 1, 2);
+	pr_sched_observe(&s, 0, 100);
+	ASSERT_EQ(pr_sched_window(&s, 1, 1), 1 + PR_SCHED_WINDOW_MAX);
+	ASSERT_EQ(pr_sched_window(&s, 0, 1), 1 + PR_SCHED_WINDOW_MAX);
+}
+
+TEST(sched_window_keeps_long_tasks_for_idle_workers)
+{
+	struct pr_sched s;
+
+	/* tasks of 1 ms or more: slots + two batches, as without a
+	 * measurement */
+	pr_sched_init(&s, PR_SCHED_DYNAMIC, 1, 2);
+	pr_sched_observe(&s, 1.0, 1);
+	ASSERT_EQ(pr_sched_window(&s, 1, 1), 3);
+	ASSERT_EQ(pr_sched_window(&s, 16, 1), 18);
+	pr_sched_init(&s, PR_SCHED_DYNAMIC, 1, 2);
+	pr_sched_observe(&s, 0.002, 1);
+	ASSERT_EQ(pr_sched_window(&s, 1, 1), 3);
+	/* the window follows the measured time as it changes */
+	for (int i = 0; i < 20; i++)
+		pr_sched_observe(&s, 64 * 250e-6, 64);
+	ASSERT_EQ(pr_sched_window(&s, 1, 1), 1 + 4);
+	for (int i = 0; i < 20; i++)
+		pr_sched_observe(&s, 64 * 0.5, 64);
+	ASSERT_EQ(pr_sched_window(&s, 1, 1), 3);
+}
+
 TEST(sched_observe_moves_towards_new_times)
 {
 	struct pr_sched s;
