@@ -1849,3 +1849,802 @@ pr_msg_canonical(struct pr_buf *b, const cJSON *msg, enum pr_msg_type type,
 		    cJSON_IsString(t) ? t->valuestring : "?");
 	}
 }
+
+/* ---- fast decoders ------------------------------------------------------- */
+
+/*
+ * One pass over the line, no tree and no allocation, for the two
+ * messages sent per task.  A scan either takes the line or declines it;
+ * it declines everything outside the plain form (see proto.h), and the
+ * checks on each field are those of the tree decoders above, on the same
+ * double, so a line it takes decodes to what pr_msg_parse() and
+ * pr_task_decode() / pr_result_decode() make of it.  With `commit` the
+ * scan also decodes strings in place (escapes shrink; the NUL goes where
+ * the closing quote was); without it, it only reads.
+ */
+
+#define FS_DEPTH_MAX	32		/* deepest value skipped */
+#define FS_NUM_MAX	40		/* longest number taken */
+
+struct fscan {
+	char *p, *end;
+	bool commit;
+};
+
+struct fspan {
+	char *s;		/* commit: NUL-terminated */
+	size_t len;
+	bool esc;		/* had escapes (len is the raw length then,
+				 * unless committed) */
+};
+
+static void
+fs_ws(struct fscan *s)
+{
+	while (s->p < s->end && json_ws(*s->p))
+		s->p++;
+}
+
+/* The next non-blank byte is c: take it. */
+static bool
+fs_take(struct fscan *s, char c)
+{
+	fs_ws(s);
+	if (s->p < s->end && *s->p == c) {
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+static bool
+fs_str(struct fscan *s, struct fspan *out)
+{
+	char *q, *start, *d;
+
+	fs_ws(s);
+	if (s->p >= s->end || *s->p != '"')
+		return false;
+	start = q = s->p + 1;
+	out->esc = false;
+	for (;;) {
+		if (q >= s->end || (unsigned char)*q < 0x20)
+			return false;
+		if (*q == '"')
+			break;
+		if (*q == '\\') {
+			/* \u is left to cJSON (surrogates, \u0000) */
+			if (q + 1 >= s->end ||
+			    strchr("\"\\/bfnrt", q[1]) == NULL || q[1] == '\0')
+				return false;
+			out->esc = true;
+			q += 2;
+			continue;
+		}
+		q++;
+	}
+	out->s = start;
+	out->len = (size_t)(q - start);
+	s->p = q + 1;
+	if (!s->commit)
+		return true;
+	if (out->esc) {
+		const char *r;
+
+		for (r = start, d = start; r < q; r++) {
+			if (*r != '\\') {
+				*d++ = *r;
+				continue;
+			}
+			switch (*++r) {
+			case 'b': *d++ = '\b'; break;
+			case 'f': *d++ = '\f'; break;
+			case 'n': *d++ = '\n'; break;
+			case 'r': *d++ = '\r'; break;
+			case 't': *d++ = '\t'; break;
+			default: *d++ = *r; break;	/* " \ / */
+			}
+		}
+		out->len = (size_t)(d - start);
+	}
+	start[out->len] = '\0';
+	return true;
+}
+
+static const double fs_pow10[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/*
+ * A JSON number (strict grammar), as strtod reads it (which is what
+ * cJSON does): exactly, by one rounding of m / 10^k or m * 10^k when
+ * the digits fit in 2^53 and the scale in 10^22 (both operands are
+ * exact), else by strtod itself.
+ */
+static bool
+fs_num(struct fscan *s, double *out)
+{
+	const char *p, *start, *end = s->end;
+	uint64_t m = 0;
+	int digits = 0, scale = 0, e = 0;
+	bool neg = false, eneg = false;
+	double v;
+
+	fs_ws(s);
+	p = start = s->p;
+	if (p < end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	if (p >= end || *p < '0' || *p > '9')
+		return false;
+	if (*p == '0') {
+		p++;
+	} else {
+		for (; p < end && *p >= '0' && *p <= '9'; p++)
+			if (digits < 19) {
+				m = m * 10 + (uint64_t)(*p - '0');
+				digits += m != 0;
+			} else {
+				digits = 99;
+			}
+	}
+	if (p < end && *p == '.') {
+		p++;
+		if (p >= end || *p < '0' || *p > '9')
+			return false;
+		for (; p < end && *p >= '0' && *p <= '9'; p++) {
+			if (digits < 19) {
+				m = m * 10 + (uint64_t)(*p - '0');
+				digits += m != 0;
+				scale--;
+			} else {
+				digits = 99;
+			}
+		}
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		if (p >= end || *p < '0' || *p > '9')
+			return false;
+		for (; p < end && *p >= '0' && *p <= '9'; p++)
+			if (e < 10000)
+				e = e * 10 + (*p - '0');
+		scale += eneg ? -e : e;
+	}
+	if (p - start > FS_NUM_MAX)
+		return false;
+	s->p = (char *)p;
+	if (digits <= 19 && m <= ((uint64_t)1 << 53) && scale >= -22 &&
+	    scale <= 22) {
+		v = (double)m;
+		if (scale < 0)
+			v /= fs_pow10[-scale];
+		else
+			v *= fs_pow10[scale];
+		*out = neg ? -v : v;
+		return true;
+	}
+	{
+		char tmp[FS_NUM_MAX + 1];
+
+		memcpy(tmp, start, (size_t)(p - start));
+		tmp[p - start] = '\0';
+		*out = strtod(tmp, NULL);
+	}
+	return true;
+}
+
+static bool
+fs_word(struct fscan *s, const char *w, size_t n)
+{
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+/* Any JSON value, not kept. */
+static bool
+fs_skip(struct fscan *s, int depth)
+{
+	struct fspan k;
+	double d;
+
+	if (depth > FS_DEPTH_MAX)
+		return false;
+	fs_ws(s);
+	if (s->p >= s->end)
+		return false;
+	switch (*s->p) {
+	case '"':
+		return fs_str(s, &k);
+	case 't':
+		return fs_word(s, "true", 4);
+	case 'f':
+		return fs_word(s, "false", 5);
+	case 'n':
+		return fs_word(s, "null", 4);
+	case '[':
+		s->p++;
+		if (fs_take(s, ']'))
+			return true;
+		do {
+			if (!fs_skip(s, depth + 1))
+				return false;
+		} while (fs_take(s, ','));
+		return fs_take(s, ']');
+	case '{':
+		s->p++;
+		if (fs_take(s, '}'))
+			return true;
+		do {
+			if (!fs_str(s, &k) || !fs_take(s, ':') ||
+			    !fs_skip(s, depth + 1))
+				return false;
+		} while (fs_take(s, ','));
+		return fs_take(s, '}');
+	default:
+		return fs_num(s, &d);
+	}
+}
+
+static bool
+fs_key_is(const struct fspan *k, const char *name)
+{
+	size_t n = strlen(name);
+
+	return k->len == n && memcmp(k->s, name, n) == 0;
+}
+
+/* A number the tree decoders' get_int() takes: integral, in [lo, hi]. */
+static bool
+fs_int(struct fscan *s, int64_t lo, int64_t hi, int64_t *out)
+{
+	double d;
+
+	if (!fs_num(s, &d) || !(d >= (double)lo && d <= (double)hi) ||
+	    d != floor(d))
+		return false;
+	*out = (int64_t)d;
+	return true;
+}
+
+/* A string without escapes (names compared as bytes). */
+static bool
+fs_plain(struct fscan *s, struct fspan *v)
+{
+	return fs_str(s, v) && !v->esc;
+}
+
+/* Bits of the known fields seen in one object. */
+enum {
+	F_TYPE = 1u << 0, F_SEQ = 1u << 1, F_ATTEMPT = 1u << 2,
+	F_ID = 1u << 3, F_SH = 1u << 4, F_KERNEL = 1u << 5, F_CWD = 1u << 6,
+	F_TIMEOUT = 1u << 7, F_SEED = 1u << 8, F_THREADS = 1u << 9,
+	F_STATUS = 1u << 10, F_EXIT = 1u << 11, F_SIGNAL = 1u << 12,
+	F_START = 1u << 13, F_ELAPSED = 1u << 14, F_VALUE = 1u << 15,
+	F_ERROR = 1u << 16, F_STDOUT = 1u << 17, F_STDERR = 1u << 18,
+	F_BATCH = 1u << 19,
+};
+
+/* The item of a message being scanned: a task or a result. */
+struct fs_item {
+	bool tasks;
+	unsigned seen;
+	struct pr_task_msg t;
+	struct pr_result_msg r;
+};
+
+static void
+fs_item_init(struct fs_item *it, bool tasks)
+{
+	it->tasks = tasks;
+	it->seen = 0;
+	memset(&it->t, 0, sizeof(it->t));
+	memset(&it->r, 0, sizeof(it->r));
+	it->r.exit = -1;
+}
+
+/* 1: a known field, taken; 0: not one (skip it); -1: decline. */
+static int
+fs_task_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
+{
+	struct pr_task_msg *t = &it->t;
+	struct fspan v;
+	int64_t i;
+	unsigned bit;
+
+	switch (k->len > 0 ? k->s[0] : 0) {
+	case 's':
+		if (fs_key_is(k, "seq")) {
+			bit = F_SEQ;
+			if (!fs_int(s, 1, (int64_t)PR_SEQ_MAX, &i))
+				return -1;
+			t->seq = (uint64_t)i;
+		} else if (fs_key_is(k, "sh")) {
+			bit = F_SH;
+			if (!fs_str(s, &v))
+				return -1;
+			t->sh = v.s;
+		} else if (fs_key_is(k, "seed")) {
+			bit = F_SEED;
+			fs_ws(s);
+			if (s->p < s->end && *s->p == '"') {
+				uint64_t u = 0;
+
+				if (!fs_plain(s, &v) || v.len == 0)
+					return -1;
+				for (size_t j = 0; j < v.len; j++) {
+					unsigned dig = (unsigned)(v.s[j] - '0');
+
+					if (v.s[j] < '0' || v.s[j] > '9' ||
+					    u > (UINT64_MAX - dig) / 10)
+						return -1;
+					u = u * 10 + dig;
+				}
+				t->seed = u;
+			} else {
+				if (!fs_int(s, 0, (int64_t)PR_SEQ_MAX, &i))
+					return -1;
+				t->seed = (uint64_t)i;
+			}
+			t->has_seed = true;
+		} else {
+			return 0;
+		}
+		break;
+	case 'a':
+		if (fs_key_is(k, "attempt")) {
+			bit = F_ATTEMPT;
+			if (!fs_int(s, 1, INT_MAX, &i))
+				return -1;
+			t->attempt = (int)i;
+		} else if (fs_key_is(k, "argv")) {
+			return -1;
+		} else {
+			return 0;
+		}
+		break;
+	case 'i':
+		if (!fs_key_is(k, "id"))
+			return 0;
+		bit = F_ID;
+		if (!fs_str(s, &v))
+			return -1;
+		t->id = v.s;
+		break;
+	case 'k':
+		if (!fs_key_is(k, "kernel"))
+			return 0;
+		bit = F_KERNEL;
+		if (!fs_str(s, &v))
+			return -1;
+		t->kernel = v.s;
+		break;
+	case 'c':
+		if (!fs_key_is(k, "cwd"))
+			return 0;
+		bit = F_CWD;
+		if (!fs_str(s, &v))
+			return -1;
+		t->cwd = v.s;
+		break;
+	case 't':
+		if (fs_key_is(k, "timeout_ms")) {
+			bit = F_TIMEOUT;
+			if (!fs_int(s, 0, (int64_t)PR_SEQ_MAX, &i))
+				return -1;
+			t->timeout_ms = i;
+		} else if (fs_key_is(k, "threads")) {
+			bit = F_THREADS;
+			if (!fs_int(s, 0, PR_MAX_SLOTS, &i))
+				return -1;
+			t->threads = (int)i;
+		} else {
+			return 0;
+		}
+		break;
+	case 'p':
+	case 'e':
+		/* objects (params, env): the tree decoder's */
+		if (fs_key_is(k, "params") || fs_key_is(k, "env"))
+			return -1;
+		return 0;
+	default:
+		return 0;
+	}
+	if (it->seen & bit)
+		return -1;		/* a repeated key: cJSON's first wins */
+	it->seen |= bit;
+	return 1;
+}
+
+static bool
+fs_task_done(struct fs_item *it)
+{
+	struct pr_task_msg *t = &it->t;
+	unsigned need = F_SEQ | F_ATTEMPT;
+
+	if ((it->seen & need) != need)
+		return false;
+	if ((it->seen & (F_SH | F_KERNEL)) == F_SH)
+		t->kind = PR_KIND_SH;
+	else if ((it->seen & (F_SH | F_KERNEL)) == F_KERNEL)
+		t->kind = PR_KIND_KERNEL;
+	else
+		return false;
+	return true;
+}
+
+/* A time: finite and >= 0 (get_time()). */
+static bool
+fs_time(struct fscan *s, double *out)
+{
+	return fs_num(s, out) && isfinite(*out) && *out >= 0;
+}
+
+static int
+fs_result_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
+{
+	struct pr_result_msg *r = &it->r;
+	struct fspan v;
+	int64_t i;
+	unsigned bit;
+
+	switch (k->len > 0 ? k->s[0] : 0) {
+	case 's':
+		if (fs_key_is(k, "seq")) {
+			bit = F_SEQ;
+			if (!fs_int(s, 1, (int64_t)PR_SEQ_MAX, &i))
+				return -1;
+			r->seq = (uint64_t)i;
+		} else if (fs_key_is(k, "status")) {
+			bit = F_STATUS;
+			if (!fs_plain(s, &v))
+				return -1;
+#define ST(name, st)	(v.len == sizeof(name) - 1 && \
+			    memcmp(v.s, name, sizeof(name) - 1) == 0 ? \
+			    (r->status = (st), true) : false)
+			if (!ST("ok", PR_ST_OK) &&
+			    !ST("failed", PR_ST_FAILED) &&
+			    !ST("timeout", PR_ST_TIMEOUT) &&
+			    !ST("cancelled", PR_ST_CANCELLED) &&
+			    !ST("error", PR_ST_ERROR))
+				return -1;
+#undef ST
+		} else if (fs_key_is(k, "signal")) {
+			bit = F_SIGNAL;
+			if (!fs_int(s, 0, 255, &i))
+				return -1;
+			r->signal = (int)i;
+		} else if (fs_key_is(k, "start")) {
+			bit = F_START;
+			if (!fs_time(s, &r->start))
+				return -1;
+		} else if (fs_key_is(k, "stdout")) {
+			bit = F_STDOUT;
+			if (!fs_str(s, &v))
+				return -1;
+			r->out = v.s;
+			r->outlen = v.len;
+		} else if (fs_key_is(k, "stderr")) {
+			bit = F_STDERR;
+			if (!fs_str(s, &v))
+				return -1;
+			r->err = v.s;
+			r->errlen = v.len;
+		} else if (fs_key_is(k, "stdout_b64") ||
+		    fs_key_is(k, "stderr_b64")) {
+			return -1;
+		} else {
+			return 0;
+		}
+		break;
+	case 'a':
+		if (!fs_key_is(k, "attempt"))
+			return 0;
+		bit = F_ATTEMPT;
+		if (!fs_int(s, 1, INT_MAX, &i))
+			return -1;
+		r->attempt = (int)i;
+		break;
+	case 'e':
+		if (fs_key_is(k, "exit")) {
+			bit = F_EXIT;
+			if (!fs_int(s, 0, 255, &i))
+				return -1;
+			r->exit = (int)i;
+		} else if (fs_key_is(k, "elapsed")) {
+			bit = F_ELAPSED;
+			if (!fs_time(s, &r->elapsed))
+				return -1;
+		} else if (fs_key_is(k, "error")) {
+			bit = F_ERROR;
+			if (!fs_str(s, &v))
+				return -1;
+			r->error = v.s;
+		} else if (fs_key_is(k, "extra")) {
+			return -1;	/* an object: the tree decoder's */
+		} else {
+			return 0;
+		}
+		break;
+	case 'v':
+		if (!fs_key_is(k, "value"))
+			return 0;
+		bit = F_VALUE;
+		fs_ws(s);
+		if (fs_word(s, "null", 4))
+			r->value = NAN;
+		else if (!fs_num(s, &r->value))
+			return -1;
+		r->has_value = true;
+		break;
+	default:
+		return 0;
+	}
+	if (it->seen & bit)
+		return -1;
+	it->seen |= bit;
+	return 1;
+}
+
+static bool
+fs_result_done(struct fs_item *it)
+{
+	unsigned need = F_SEQ | F_ATTEMPT | F_STATUS | F_START | F_ELAPSED;
+
+	if ((it->seen & need) != need)
+		return false;
+	if (it->r.outlen == 0)
+		it->r.out = NULL;
+	if (it->r.errlen == 0)
+		it->r.err = NULL;
+	return true;
+}
+
+/*
+ * One object: an item of a batch, or (top) the message itself, whose
+ * "type" goes to *type and whose batch array's start to *batch (its
+ * value is skipped here, since "type" may come after it).
+ */
+static bool
+fs_object(struct fscan *s, struct fs_item *it, bool top, struct fspan *type,
+    char **batch)
+{
+	struct fspan k;
+	bool commit, ok;
+	int rc;
+
+	if (!fs_take(s, '{'))
+		return false;
+	if (fs_take(s, '}'))
+		return false;		/* no fields: not a task or result */
+	do {
+		if (!fs_str(s, &k) || k.esc || !fs_take(s, ':'))
+			return false;
+		if (top && fs_key_is(&k, "type")) {
+			if ((it->seen & F_TYPE) || !fs_plain(s, type))
+				return false;
+			it->seen |= F_TYPE;
+			continue;
+		}
+		if (top && fs_key_is(&k, it->tasks ? "tasks" : "results")) {
+			if (it->seen & F_BATCH)
+				return false;
+			it->seen |= F_BATCH;
+			fs_ws(s);
+			*batch = s->p;
+			/* read it now, decode it when it is walked */
+			commit = s->commit;
+			s->commit = false;
+			ok = fs_skip(s, 1);
+			s->commit = commit;
+			if (!ok)
+				return false;
+			continue;
+		}
+		rc = it->tasks ? fs_task_field(s, &k, it) :
+		    fs_result_field(s, &k, it);
+		if (rc < 0 || (rc == 0 && !fs_skip(s, 1)))
+			return false;
+	} while (fs_take(s, ','));
+	return fs_take(s, '}');
+}
+
+typedef void (*fs_cb)(void *arg, size_t i, struct fs_item *it);
+
+/* The whole line: its type and the item count when it is in the plain
+ * form, else 0. */
+static int
+fs_message(char *line, size_t len, bool tasks, bool commit, size_t *n,
+    fs_cb cb, void *arg)
+{
+	struct fscan s = { line, line + len, commit };
+	struct fs_item it;
+	struct fspan type;
+	char *batch = NULL;
+	const char *one = tasks ? "task" : "result";
+	const char *many = tasks ? "tasks" : "results";
+	size_t bad, count = 0;
+
+	*n = 0;
+	if (!commit && (memchr(line, '\0', len) != NULL ||
+	    !utf8_ok(line, len, &bad)))
+		return 0;
+	fs_item_init(&it, tasks);
+	if (!fs_object(&s, &it, true, &type, &batch))
+		return 0;
+	fs_ws(&s);
+	if (s.p != s.end || !(it.seen & F_TYPE))
+		return 0;
+	if (type.len == strlen(one) && memcmp(type.s, one, type.len) == 0) {
+		if (!(tasks ? fs_task_done(&it) : fs_result_done(&it)))
+			return 0;
+		if (cb != NULL)
+			cb(arg, 0, &it);
+		*n = 1;
+		return tasks ? PR_MSG_TASK : PR_MSG_RESULT;
+	}
+	if (type.len != strlen(many) || memcmp(type.s, many, type.len) != 0 ||
+	    batch == NULL)
+		return 0;
+	s.p = batch;
+	if (!fs_take(&s, '['))
+		return 0;
+	do {
+		fs_item_init(&it, tasks);
+		if (!fs_object(&s, &it, false, NULL, NULL) ||
+		    !(tasks ? fs_task_done(&it) : fs_result_done(&it)))
+			return 0;
+		if (cb != NULL)
+			cb(arg, count, &it);
+		count++;
+	} while (fs_take(&s, ','));
+	if (!fs_take(&s, ']'))
+		return 0;
+	*n = count;
+	return tasks ? PR_MSG_TASKS : PR_MSG_RESULTS;
+}
+
+struct fs_user {
+	pr_fast_task_cb tcb;
+	pr_fast_result_cb rcb;
+	void *arg;
+};
+
+static void
+fs_task_cb(void *arg, size_t i, struct fs_item *it)
+{
+	struct fs_user *u = arg;
+
+	u->tcb(u->arg, i, &it->t);
+}
+
+static void
+fs_result_cb(void *arg, size_t i, struct fs_item *it)
+{
+	struct fs_user *u = arg;
+
+	u->rcb(u->arg, i, &it->r);
+}
+
+int
+pr_fast_tasks_check(const char *line, size_t len, size_t *n)
+{
+	/* read only: without commit nothing is written */
+	return fs_message((char *)line, len, true, false, n, NULL, NULL);
+}
+
+size_t
+pr_fast_tasks_decode(char *line, size_t len, pr_fast_task_cb cb, void *arg)
+{
+	struct fs_user u = { cb, NULL, arg };
+	size_t n;
+
+	fs_message(line, len, true, true, &n, fs_task_cb, &u);
+	return n;
+}
+
+int
+pr_fast_results_check(const char *line, size_t len, size_t *n)
+{
+	return fs_message((char *)line, len, false, false, n, NULL, NULL);
+}
+
+size_t
+pr_fast_results_decode(char *line, size_t len, pr_fast_result_cb cb,
+    void *arg)
+{
+	struct fs_user u = { NULL, cb, arg };
+	size_t n;
+
+	fs_message(line, len, false, true, &n, fs_result_cb, &u);
+	return n;
+}
+
+/* pr_fast_canonical(): the items, kept for the encoders. */
+struct fs_all {
+	struct pr_task_msg *t;
+	struct pr_result_msg *r;
+};
+
+static void
+fs_keep_task(void *arg, size_t i, const struct pr_task_msg *t)
+{
+	((struct fs_all *)arg)->t[i] = *t;
+}
+
+static void
+fs_keep_result(void *arg, size_t i, const struct pr_result_msg *r)
+{
+	((struct fs_all *)arg)->r[i] = *r;
+}
+
+int
+pr_fast_canonical(struct pr_buf *b, char *line, size_t len)
+{
+	struct fs_all all = { NULL, NULL };
+	struct pr_task_ref *refs = NULL;
+	size_t *ends = NULL;
+	struct pr_buf bodies;
+	size_t n, i, start, mark = b->len;
+	int type, rc = 0;
+
+	pr_buf_init(&bodies, 0);
+	if ((type = pr_fast_tasks_check(line, len, &n)) != 0) {
+		all.t = calloc(n, sizeof(*all.t));
+		refs = calloc(n, sizeof(*refs));
+		ends = calloc(n, sizeof(*ends));
+		if (all.t == NULL || refs == NULL || ends == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		pr_fast_tasks_decode(line, len, fs_keep_task, &all);
+		for (i = 0; i < n && rc == 0; i++) {
+			rc = pr_task_body_encode(&bodies, &all.t[i]);
+			refs[i].seq = all.t[i].seq;
+			refs[i].attempt = all.t[i].attempt;
+			ends[i] = bodies.len;
+		}
+		for (i = 0, start = 0; i < n; start = ends[i], i++) {
+			refs[i].body = bodies.data + start;
+			refs[i].bodylen = ends[i] - start;
+		}
+		if (rc == 0)	/* as canon_tasks() writes them */
+			rc = pr_msg_tasks(b, refs, n);
+		goto out;
+	}
+	if ((type = pr_fast_results_check(line, len, &n)) != 0) {
+		all.r = calloc(n, sizeof(*all.r));
+		if (all.r == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		pr_fast_results_decode(line, len, fs_keep_result, &all);
+		if (type == PR_MSG_RESULT) {
+			rc = pr_msg_result(b, &all.r[0]);
+			goto out;
+		}
+		rc = pr_msg_results_open(b);
+		for (i = 0; i < n && rc == 0; i++)
+			rc = pr_msg_results_add(b, i, &all.r[i]);
+		if (rc == 0)
+			rc = pr_msg_results_close(b);
+		goto out;
+	}
+	rc = 1;
+out:
+	if (rc < 0)
+		cut(b, mark);
+	free(all.t);
+	free(all.r);
+	free(refs);
+	free(ends);
+	pr_buf_release(&bodies);
+	return rc;
+}
