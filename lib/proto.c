@@ -2128,13 +2128,15 @@ enum {
 	F_STATUS = 1u << 10, F_EXIT = 1u << 11, F_SIGNAL = 1u << 12,
 	F_START = 1u << 13, F_ELAPSED = 1u << 14, F_VALUE = 1u << 15,
 	F_ERROR = 1u << 16, F_STDOUT = 1u << 17, F_STDERR = 1u << 18,
-	F_BATCH = 1u << 19,
+	F_BATCH = 1u << 19, F_PARAMS = 1u << 20,
 };
 
 /* The item of a message being scanned: a task or a result. */
 struct fs_item {
 	bool tasks;
 	unsigned seen;
+	const char *params;		/* a task's "params" text */
+	size_t paramslen;
 	struct pr_task_msg t;
 	struct pr_result_msg r;
 };
@@ -2144,6 +2146,8 @@ fs_item_init(struct fs_item *it, bool tasks)
 {
 	it->tasks = tasks;
 	it->seen = 0;
+	it->params = NULL;
+	it->paramslen = 0;
 	memset(&it->t, 0, sizeof(it->t));
 	memset(&it->r, 0, sizeof(it->r));
 	it->r.exit = -1;
@@ -2248,10 +2252,26 @@ fs_task_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
 			return 0;
 		}
 		break;
-	case 'p':
+	case 'p': {
+		bool commit = s->commit, ok;
+
+		if (!fs_key_is(k, "params"))
+			return 0;
+		/* an object, kept as text for the caller (cJSON) */
+		bit = F_PARAMS;
+		fs_ws(s);
+		it->params = s->p;
+		s->commit = false;
+		ok = s->p < s->end && *s->p == '{' && fs_skip(s, 1);
+		s->commit = commit;
+		if (!ok)
+			return -1;
+		it->paramslen = (size_t)(s->p - it->params);
+		break;
+	}
 	case 'e':
-		/* objects (params, env): the tree decoder's */
-		if (fs_key_is(k, "params") || fs_key_is(k, "env"))
+		/* an object of strings: the tree decoder's */
+		if (fs_key_is(k, "env"))
 			return -1;
 		return 0;
 	default:
@@ -2277,6 +2297,10 @@ fs_task_done(struct fs_item *it)
 		t->kind = PR_KIND_KERNEL;
 	else
 		return false;
+	if (t->kind != PR_KIND_KERNEL) {
+		it->params = NULL;	/* checked, and ignored */
+		it->paramslen = 0;
+	}
 	return true;
 }
 
@@ -2522,7 +2546,7 @@ fs_task_cb(void *arg, size_t i, struct fs_item *it)
 {
 	struct fs_user *u = arg;
 
-	u->tcb(u->arg, i, &it->t);
+	u->tcb(u->arg, i, &it->t, it->params, it->paramslen);
 }
 
 static void
@@ -2570,13 +2594,24 @@ pr_fast_results_decode(char *line, size_t len, pr_fast_result_cb cb,
 /* pr_fast_canonical(): the items, kept for the encoders. */
 struct fs_all {
 	struct pr_task_msg *t;
+	cJSON **params;
+	bool failed;
 	struct pr_result_msg *r;
 };
 
 static void
-fs_keep_task(void *arg, size_t i, const struct pr_task_msg *t)
+fs_keep_task(void *arg, size_t i, const struct pr_task_msg *t,
+    const char *params, size_t paramslen)
 {
-	((struct fs_all *)arg)->t[i] = *t;
+	struct fs_all *all = arg;
+
+	all->t[i] = *t;
+	if (params != NULL) {
+		all->params[i] = cJSON_ParseWithLength(params, paramslen);
+		all->t[i].params = all->params[i];
+		if (all->params[i] == NULL)
+			all->failed = true;
+	}
 }
 
 static void
@@ -2588,7 +2623,7 @@ fs_keep_result(void *arg, size_t i, const struct pr_result_msg *r)
 int
 pr_fast_canonical(struct pr_buf *b, char *line, size_t len)
 {
-	struct fs_all all = { NULL, NULL };
+	struct fs_all all = { NULL, NULL, false, NULL };
 	struct pr_task_ref *refs = NULL;
 	size_t *ends = NULL;
 	struct pr_buf bodies;
@@ -2598,13 +2633,17 @@ pr_fast_canonical(struct pr_buf *b, char *line, size_t len)
 	pr_buf_init(&bodies, 0);
 	if ((type = pr_fast_tasks_check(line, len, &n)) != 0) {
 		all.t = calloc(n, sizeof(*all.t));
+		all.params = calloc(n, sizeof(*all.params));
 		refs = calloc(n, sizeof(*refs));
 		ends = calloc(n, sizeof(*ends));
-		if (all.t == NULL || refs == NULL || ends == NULL) {
+		if (all.t == NULL || all.params == NULL || refs == NULL ||
+		    ends == NULL) {
 			rc = -ENOMEM;
 			goto out;
 		}
 		pr_fast_tasks_decode(line, len, fs_keep_task, &all);
+		if (all.failed)
+			rc = -ENOMEM;	/* or cJSON refused it: a bug */
 		for (i = 0; i < n && rc == 0; i++) {
 			rc = pr_task_body_encode(&bodies, &all.t[i]);
 			refs[i].seq = all.t[i].seq;
@@ -2641,6 +2680,9 @@ pr_fast_canonical(struct pr_buf *b, char *line, size_t len)
 out:
 	if (rc < 0)
 		cut(b, mark);
+	for (i = 0; all.params != NULL && i < n; i++)
+		cJSON_Delete(all.params[i]);
+	free(all.params);
 	free(all.t);
 	free(all.r);
 	free(refs);

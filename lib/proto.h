@@ -370,8 +370,12 @@ int pr_msg_canonical(struct pr_buf *b, const cJSON *msg,
  * numbers of at most 40 characters; values nested at most 32 deep),
  * every field the decoder reads valid and none of them twice (unknown
  * fields are skipped), and none of the fields that are objects or
- * arrays: tasks without "argv", "params" and "env", results without
- * "extra", "stdout_b64" and "stderr_b64".
+ * arrays: tasks without "argv" and "env", results without "extra",
+ * "stdout_b64" and "stderr_b64".  A kernel task's "params" object is
+ * passed as text (params, paramslen: a span of line, not
+ * NUL-terminated; NULL when there is none or the task is not a
+ * kernel's); it is JSON that cJSON_ParseWithLength() takes, and the tree
+ * it gives is the one the general path gives.
  *
  * pr_fast_*_check(): the type (PR_MSG_TASK or _TASKS, PR_MSG_RESULT or
  * _RESULTS) and *n items when line (len bytes; it is only read) is in
@@ -382,10 +386,10 @@ int pr_msg_canonical(struct pr_buf *b, const cJSON *msg,
  * line, which is modified; they stay valid while line does.  Results:
  * r->out / r->err point at the decoded stdout / stderr (NULL when
  * empty); r->extra and r->extra_json are NULL.  Tasks: argv, params and
- * env are NULL.
+ * env are NULL (params: see above).
  */
 typedef void (*pr_fast_task_cb)(void *arg, size_t i,
-    const struct pr_task_msg *t);
+    const struct pr_task_msg *t, const char *params, size_t paramslen);
 typedef void (*pr_fast_result_cb)(void *arg, size_t i,
     const struct pr_result_msg *r);
 

@@ -1014,8 +1014,11 @@ close_handles_if_done(struct run *r)
 
 /* ---- messages from workers ------------------------------------------ */
 
+/* obj: a result as a tree; or fast: one the fast decoder took, whose
+ * output is still in the line */
 static void
-handle_result(struct worker *w, const cJSON *obj)
+handle_result(struct worker *w, const cJSON *obj,
+    const struct pr_result_msg *fast)
 {
 	struct run *r = w->r;
 	struct pr_result_msg res;
@@ -1025,8 +1028,11 @@ handle_result(struct worker *w, const cJSON *obj)
 	int64_t v = 0;
 	int rc;
 
+	if (fast != NULL)
+		v = (int64_t)fast->seq;
 	/* find the job before decoding the output into its buffers */
-	if (pr_json_get_i64(obj, "seq", 1, (int64_t)1 << 53, false, &v) < 0) {
+	if (fast == NULL &&
+	    pr_json_get_i64(obj, "seq", 1, (int64_t)1 << 53, false, &v) < 0) {
 		worker_lost(w, "sent a result without a valid 'seq'", true);
 		return;
 	}
@@ -1037,7 +1043,19 @@ handle_result(struct worker *w, const cJSON *obj)
 		    "seq %llu: dropped", w->index, (unsigned long long)seq);
 		return;
 	}
-	rc = pr_result_decode(obj, &res, &j->out, &j->err, &eb);
+	if (fast != NULL) {
+		res = *fast;
+		rc = 0;
+		if (fast->outlen > 0)
+			rc = pr_buf_add(&j->out, fast->out, fast->outlen);
+		if (rc == 0 && fast->errlen > 0)
+			rc = pr_buf_add(&j->err, fast->err, fast->errlen);
+		if (rc < 0)
+			pr_err(&eb, rc, "cannot store a result's output: %s",
+			    pr_strerror(rc));
+	} else {
+		rc = pr_result_decode(obj, &res, &j->out, &j->err, &eb);
+	}
 	if (rc < 0) {
 		worker_lost(w, pr_errmsg(&eb, rc), true);
 		return;
@@ -1150,6 +1168,16 @@ struct line_ctx {
 	struct worker *w;
 };
 
+static void
+on_fast_result(void *arg, size_t i, const struct pr_result_msg *res)
+{
+	struct worker *w = arg;
+
+	(void)i;
+	if (w->state != W_DEAD)
+		handle_result(w, NULL, res);
+}
+
 static int
 on_worker_line(void *arg, char *line, size_t len, int err)
 {
@@ -1158,6 +1186,7 @@ on_worker_line(void *arg, char *line, size_t len, int err)
 	struct pr_errbuf eb = { 0, "" };
 	enum pr_msg_type type;
 	cJSON *msg = NULL;
+	size_t n;
 	int rc;
 
 	if (w->state == W_DEAD)
@@ -1169,6 +1198,14 @@ on_worker_line(void *arg, char *line, size_t len, int err)
 		    (unsigned long long)w->fr.offset);
 		worker_lost(w, why, true);
 		return 1;
+	}
+	/* result(s) in the plain form: no tree (what it decodes is what
+	 * the tree would give; anything else takes the general path) */
+	if (w->state != W_STARTING && pr_fast_results_check(line, len,
+	    &n) != 0) {
+		w->last_seen = uv_now(&r->loop);
+		pr_fast_results_decode(line, len, on_fast_result, w);
+		return w->state == W_DEAD;
 	}
 	rc = pr_msg_parse(line, len, &msg, &type, &eb);
 	if (rc < 0) {
@@ -1189,7 +1226,7 @@ on_worker_line(void *arg, char *line, size_t len, int err)
 	}
 	switch (type) {
 	case PR_MSG_RESULT:
-		handle_result(w, msg);
+		handle_result(w, msg, NULL);
 		break;
 	case PR_MSG_RESULTS: {
 		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(msg,
@@ -1201,7 +1238,7 @@ on_worker_line(void *arg, char *line, size_t len, int err)
 		cJSON_ArrayForEach(it, arr) {
 			if (w->state == W_DEAD)
 				break;
-			handle_result(w, it);
+			handle_result(w, it, NULL);
 		}
 		break;
 	}

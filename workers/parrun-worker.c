@@ -791,6 +791,46 @@ kernel_index(const struct pr_kernel *k)
 	return -1;
 }
 
+static void start_batch(struct w_batch *b);
+
+static void
+fast_task(void *arg, size_t i, const struct pr_task_msg *m,
+    const char *params, size_t paramslen)
+{
+	struct w_batch *b = arg;
+	struct w_task *t = &b->tasks[i];
+	cJSON *p;
+
+	task_init(t, b);
+	t->m = *m;
+	if (params == NULL)
+		return;
+	/* the kernel's parameters as a tree, kept in b->root's array */
+	if ((b->root == NULL && (b->root = cJSON_CreateArray()) == NULL) ||
+	    (p = cJSON_ParseWithLength(params, paramslen)) == NULL)
+		w_fatal(-ENOMEM, "out of memory");
+	if (!cJSON_AddItemToArray(b->root, p))
+		w_fatal(-ENOMEM, "out of memory");
+	t->m.params = p;
+}
+
+/* A task(s) line in the plain form (pr_fast_tasks_check() took it, n
+ * tasks): no tree of the message; the batch keeps a copy of the line,
+ * which the tasks' strings point into, and the trees of their params. */
+static void
+accept_fast_tasks(const char *line, size_t len, size_t n)
+{
+	struct w_batch *b;
+	char *copy;
+
+	b = xcalloc(1, sizeof(*b) + n * sizeof(b->tasks[0]) + len + 1);
+	copy = (char *)&b->tasks[n];
+	memcpy(copy, line, len);
+	b->n = n;
+	pr_fast_tasks_decode(copy, len, fast_task, b);
+	start_batch(b);
+}
+
 static void
 accept_tasks(cJSON *root, enum pr_msg_type type)
 {
@@ -823,6 +863,15 @@ accept_tasks(cJSON *root, enum pr_msg_type type)
 			return;
 		}
 	}
+	start_batch(b);
+}
+
+/* A decoded batch: its tasks are queued, or finished at once. */
+static void
+start_batch(struct w_batch *b)
+{
+	size_t i, n = b->n;
+
 	b->refs = n;
 	W.unreported += n;
 	for (i = 0; i < n; i++) {
@@ -1219,6 +1268,7 @@ on_line(void *arg, char *line, size_t len, int err)
 	struct pr_errbuf eb = { 0, "" };
 	enum pr_msg_type type;
 	cJSON *root;
+	size_t n;
 	int rc;
 
 	(void)arg;
@@ -1229,6 +1279,14 @@ on_line(void *arg, char *line, size_t len, int err)
 		proto_fail("line %" PRIu64 ": longer than %zu bytes",
 		    io.framer.lines, io.framer.max_line);
 		return FEED_STOP;
+	}
+	/* task(s) in the plain form: no tree (see proto.h) */
+	if (W.phase != W_HANDSHAKE && pr_fast_tasks_check(line, len, &n) != 0) {
+		accept_fast_tasks(line, len, n);
+		maybe_write_early();
+		if (W.phase == W_STOPPING || io.exiting)
+			return FEED_STOP;
+		return 0;
 	}
 	rc = pr_msg_parse(line, len, &root, &type, &eb);
 	if (rc < 0) {

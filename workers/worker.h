@@ -80,7 +80,10 @@ struct w_task {
 };
 
 struct w_batch {
-	cJSON *root;
+	cJSON *root;			/* the message; or, decoded by the
+					   fast path from a copy of the line
+					   that follows tasks[n], NULL or an
+					   array of the tasks' params */
 	size_t refs;			/* tasks not yet released */
 	size_t n;
 	struct w_task tasks[];

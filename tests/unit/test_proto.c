@@ -2036,8 +2036,24 @@ TEST(proto_fast_task_lines)
 		/* the general decoder's */
 		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"argv\":[\"true\"]}",
 		    false },
+		/* params: text for cJSON; ignored but checked without a
+		 * kernel */
 		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
-		    "\"params\":{\"n\":3}}", false },
+		    "\"params\":{\"n\":3}}", true },
+		{ "{\"type\":\"tasks\",\"tasks\":[{\"seq\":1,\"attempt\":1,"
+		    "\"kernel\":\"noop\",\"params\": { \"kernel\" : \"no\\\"op\","
+		    "\"a\":[1,{\"b\":[]},null,-0.5e-3],\"c\":{}}},{\"seq\":2,"
+		    "\"params\":{},\"attempt\":1,\"kernel\":\"x\"}]}", true },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"sh\":\"true\","
+		    "\"params\":{\"n\":3}}", true },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"sh\":\"true\","
+		    "\"params\":[]}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"params\":\"n\"}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"params\":{\"n\":\"\\u0041\"}}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"params\":{\"n\":1},\"params\":{}}", false },
 		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"sh\":\"env\","
 		    "\"env\":{\"A\":\"b\"}}", false },
 		{ "{\"type\":\"task\",\"seq\":1,\"seq\":2,\"attempt\":1,"
