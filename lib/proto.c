@@ -1878,7 +1878,7 @@ struct fspan {
 				 * unless committed) */
 };
 
-static void
+static inline void
 fs_ws(struct fscan *s)
 {
 	while (s->p < s->end && json_ws(*s->p))
@@ -1886,7 +1886,7 @@ fs_ws(struct fscan *s)
 }
 
 /* The next non-blank byte is c: take it. */
-static bool
+static inline bool
 fs_take(struct fscan *s, char c)
 {
 	fs_ws(s);
@@ -2431,14 +2431,59 @@ fs_result_done(struct fs_item *it)
 	return true;
 }
 
+typedef void (*fs_cb)(void *arg, size_t i, struct fs_item *it);
+
+/* The message being scanned. */
+struct fs_msg {
+	bool tasks;
+	const char *one, *many;		/* its type names */
+	fs_cb cb;			/* commit: called per item */
+	void *arg;
+	struct fspan type;
+	char *batch;			/* the batch array, when it came
+					 * before the type */
+	bool walked;			/* the batch array was walked */
+	size_t count;			/* items walked */
+};
+
+static bool
+fs_span_is(const struct fspan *v, const char *name)
+{
+	return fs_key_is(v, name);
+}
+
+static bool fs_object(struct fscan *s, struct fs_item *it,
+    struct fs_msg *m);
+
+/* The batch array: every item checked, and given to m->cb. */
+static bool
+fs_items(struct fscan *s, struct fs_msg *m)
+{
+	struct fs_item it;
+
+	if (!fs_take(s, '['))
+		return false;
+	do {
+		fs_item_init(&it, m->tasks);
+		if (!fs_object(s, &it, NULL) ||
+		    !(m->tasks ? fs_task_done(&it) : fs_result_done(&it)))
+			return false;
+		if (m->cb != NULL)
+			m->cb(m->arg, m->count, &it);
+		m->count++;
+	} while (fs_take(s, ','));
+	m->walked = true;
+	return fs_take(s, ']');
+}
+
 /*
- * One object: an item of a batch, or (top) the message itself, whose
- * "type" goes to *type and whose batch array's start to *batch (its
- * value is skipped here, since "type" may come after it).
+ * One object: an item of a batch, or (m) the message itself, whose
+ * "type" goes to m->type.  Its batch array is walked where it is when
+ * the type came first (as parrun writes it), else it is only checked
+ * here and walked when the type is known.
  */
 static bool
-fs_object(struct fscan *s, struct fs_item *it, bool top, struct fspan *type,
-    char **batch)
+fs_object(struct fscan *s, struct fs_item *it, struct fs_msg *m)
 {
 	struct fspan k;
 	bool commit, ok;
@@ -2451,19 +2496,25 @@ fs_object(struct fscan *s, struct fs_item *it, bool top, struct fspan *type,
 	do {
 		if (!fs_str(s, &k) || k.esc || !fs_take(s, ':'))
 			return false;
-		if (top && fs_key_is(&k, "type")) {
-			if ((it->seen & F_TYPE) || !fs_plain(s, type))
+		if (m != NULL && fs_key_is(&k, "type")) {
+			if ((it->seen & F_TYPE) || !fs_plain(s, &m->type))
 				return false;
 			it->seen |= F_TYPE;
 			continue;
 		}
-		if (top && fs_key_is(&k, it->tasks ? "tasks" : "results")) {
+		if (m != NULL && fs_key_is(&k, m->many)) {
 			if (it->seen & F_BATCH)
 				return false;
 			it->seen |= F_BATCH;
+			if ((it->seen & F_TYPE) && fs_span_is(&m->type,
+			    m->many)) {
+				if (!fs_items(s, m))
+					return false;
+				continue;
+			}
 			fs_ws(s);
-			*batch = s->p;
-			/* read it now, decode it when it is walked */
+			m->batch = s->p;
+			/* check it now, decode it when it is walked */
 			commit = s->commit;
 			s->commit = false;
 			ok = fs_skip(s, 1);
@@ -2480,8 +2531,6 @@ fs_object(struct fscan *s, struct fs_item *it, bool top, struct fspan *type,
 	return fs_take(s, '}');
 }
 
-typedef void (*fs_cb)(void *arg, size_t i, struct fs_item *it);
-
 /* The whole line: its type and the item count when it is in the plain
  * form, else 0. */
 static int
@@ -2489,24 +2538,27 @@ fs_message(char *line, size_t len, bool tasks, bool commit, size_t *n,
     fs_cb cb, void *arg)
 {
 	struct fscan s = { line, line + len, commit };
+	struct fs_msg m;
 	struct fs_item it;
-	struct fspan type;
-	char *batch = NULL;
-	const char *one = tasks ? "task" : "result";
-	const char *many = tasks ? "tasks" : "results";
-	size_t bad, count = 0;
+	size_t bad;
 
 	*n = 0;
 	if (!commit && (memchr(line, '\0', len) != NULL ||
 	    !utf8_ok(line, len, &bad)))
 		return 0;
+	memset(&m, 0, sizeof(m));
+	m.tasks = tasks;
+	m.one = tasks ? "task" : "result";
+	m.many = tasks ? "tasks" : "results";
+	m.cb = cb;
+	m.arg = arg;
 	fs_item_init(&it, tasks);
-	if (!fs_object(&s, &it, true, &type, &batch))
+	if (!fs_object(&s, &it, &m))
 		return 0;
 	fs_ws(&s);
 	if (s.p != s.end || !(it.seen & F_TYPE))
 		return 0;
-	if (type.len == strlen(one) && memcmp(type.s, one, type.len) == 0) {
+	if (fs_span_is(&m.type, m.one)) {
 		if (!(tasks ? fs_task_done(&it) : fs_result_done(&it)))
 			return 0;
 		if (cb != NULL)
@@ -2514,24 +2566,14 @@ fs_message(char *line, size_t len, bool tasks, bool commit, size_t *n,
 		*n = 1;
 		return tasks ? PR_MSG_TASK : PR_MSG_RESULT;
 	}
-	if (type.len != strlen(many) || memcmp(type.s, many, type.len) != 0 ||
-	    batch == NULL)
+	if (!fs_span_is(&m.type, m.many) || !(it.seen & F_BATCH))
 		return 0;
-	s.p = batch;
-	if (!fs_take(&s, '['))
-		return 0;
-	do {
-		fs_item_init(&it, tasks);
-		if (!fs_object(&s, &it, false, NULL, NULL) ||
-		    !(tasks ? fs_task_done(&it) : fs_result_done(&it)))
+	if (!m.walked) {
+		s.p = m.batch;
+		if (!fs_items(&s, &m))
 			return 0;
-		if (cb != NULL)
-			cb(arg, count, &it);
-		count++;
-	} while (fs_take(&s, ','));
-	if (!fs_take(&s, ']'))
-		return 0;
-	*n = count;
+	}
+	*n = m.count;
 	return tasks ? PR_MSG_TASKS : PR_MSG_RESULTS;
 }
 
