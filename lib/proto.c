@@ -1897,6 +1897,16 @@ fs_take(struct fscan *s, char c)
 	return false;
 }
 
+/* Bytes that end a run of plain string bytes: controls, '"', '\\'. */
+static const unsigned char fs_stop[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* '"' */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,	/* '\\' */
+};
+
 static bool
 fs_str(struct fscan *s, struct fspan *out)
 {
@@ -1908,20 +1918,18 @@ fs_str(struct fscan *s, struct fspan *out)
 	start = q = s->p + 1;
 	out->esc = false;
 	for (;;) {
+		while (q < s->end && !fs_stop[(unsigned char)*q])
+			q++;
 		if (q >= s->end || (unsigned char)*q < 0x20)
 			return false;
 		if (*q == '"')
 			break;
-		if (*q == '\\') {
-			/* \u is left to cJSON (surrogates, \u0000) */
-			if (q + 1 >= s->end ||
-			    strchr("\"\\/bfnrt", q[1]) == NULL || q[1] == '\0')
-				return false;
-			out->esc = true;
-			q += 2;
-			continue;
-		}
-		q++;
+		/* a backslash; \u is left to cJSON (surrogates, \u0000) */
+		if (q + 1 >= s->end || strchr("\"\\/bfnrt", q[1]) == NULL ||
+		    q[1] == '\0')
+			return false;
+		out->esc = true;
+		q += 2;
 	}
 	out->s = start;
 	out->len = (size_t)(q - start);
@@ -1967,7 +1975,7 @@ fs_num(struct fscan *s, double *out)
 {
 	const char *p, *start, *end = s->end;
 	uint64_t m = 0;
-	int digits = 0, scale = 0, e = 0;
+	int nd = 0, scale = 0, e = 0;
 	bool neg = false, eneg = false;
 	double v;
 
@@ -1977,40 +1985,29 @@ fs_num(struct fscan *s, double *out)
 		neg = true;
 		p++;
 	}
-	if (p >= end || *p < '0' || *p > '9')
+	if (p >= end || (unsigned)(*p - '0') > 9)
 		return false;
-	if (*p == '0') {
-		p++;
-	} else {
-		for (; p < end && *p >= '0' && *p <= '9'; p++)
-			if (digits < 19) {
-				m = m * 10 + (uint64_t)(*p - '0');
-				digits += m != 0;
-			} else {
-				digits = 99;
-			}
-	}
+	if (*p == '0')
+		p++;		/* no digits after a leading 0 */
+	else
+		for (; p < end && (unsigned)(*p - '0') <= 9; p++, nd++)
+			m = m * 10 + (uint64_t)(*p - '0');
 	if (p < end && *p == '.') {
 		p++;
-		if (p >= end || *p < '0' || *p > '9')
+		if (p >= end || (unsigned)(*p - '0') > 9)
 			return false;
-		for (; p < end && *p >= '0' && *p <= '9'; p++) {
-			if (digits < 19) {
-				m = m * 10 + (uint64_t)(*p - '0');
-				digits += m != 0;
-				scale--;
-			} else {
-				digits = 99;
-			}
+		for (; p < end && (unsigned)(*p - '0') <= 9; p++, nd++) {
+			m = m * 10 + (uint64_t)(*p - '0');
+			scale--;
 		}
 	}
 	if (p < end && (*p == 'e' || *p == 'E')) {
 		p++;
 		if (p < end && (*p == '+' || *p == '-'))
 			eneg = *p++ == '-';
-		if (p >= end || *p < '0' || *p > '9')
+		if (p >= end || (unsigned)(*p - '0') > 9)
 			return false;
-		for (; p < end && *p >= '0' && *p <= '9'; p++)
+		for (; p < end && (unsigned)(*p - '0') <= 9; p++)
 			if (e < 10000)
 				e = e * 10 + (*p - '0');
 		scale += eneg ? -e : e;
@@ -2018,7 +2015,8 @@ fs_num(struct fscan *s, double *out)
 	if (p - start > FS_NUM_MAX)
 		return false;
 	s->p = (char *)p;
-	if (digits <= 19 && m <= ((uint64_t)1 << 53) && scale >= -22 &&
+	/* at most 19 digits: m did not wrap */
+	if (nd <= 19 && m <= ((uint64_t)1 << 53) && scale >= -22 &&
 	    scale <= 22) {
 		v = (double)m;
 		if (scale < 0)
