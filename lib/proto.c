@@ -1853,14 +1853,17 @@ pr_msg_canonical(struct pr_buf *b, const cJSON *msg, enum pr_msg_type type,
 /* ---- fast decoders ------------------------------------------------------- */
 
 /*
- * One pass over the line, no tree and no allocation, for the two
- * messages sent per task.  A scan either takes the line or declines it;
- * it declines everything outside the plain form (see proto.h), and the
- * checks on each field are those of the tree decoders above, on the same
- * double, so a line it takes decodes to what pr_msg_parse() and
- * pr_task_decode() / pr_result_decode() make of it.  With `commit` the
- * scan also decodes strings in place (escapes shrink; the NUL goes where
- * the closing quote was); without it, it only reads.
+ * One pass over the line, no tree, for the two messages sent per task.
+ * A scan either takes the line or declines it; it declines everything
+ * outside the plain form (see proto.h), and the checks on each field are
+ * those of the tree decoders above, on the same double, so a line it
+ * takes decodes to what pr_msg_parse() and pr_task_decode() /
+ * pr_result_decode() make of it.  The scan only reads, and keeps the
+ * items it found in a scratch array (per thread, grown as needed and
+ * kept); only when the whole line is taken are their strings decoded in
+ * place (escapes shrink; the NUL goes where the closing quote was) and
+ * the items handed out.  So a declined line is left as it was, and no
+ * item of it has been acted on.
  */
 
 #define FS_DEPTH_MAX	32		/* deepest value skipped */
@@ -1868,14 +1871,13 @@ pr_msg_canonical(struct pr_buf *b, const cJSON *msg, enum pr_msg_type type,
 
 struct fscan {
 	char *p, *end;
-	bool commit;
 };
 
+/* A string as scanned: the bytes between its quotes. */
 struct fspan {
-	char *s;		/* commit: NUL-terminated */
+	char *s;
 	size_t len;
-	bool esc;		/* had escapes (len is the raw length then,
-				 * unless committed) */
+	bool esc;		/* has escapes */
 };
 
 static inline void
@@ -1910,7 +1912,7 @@ static const unsigned char fs_stop[256] = {
 static bool
 fs_str(struct fscan *s, struct fspan *out)
 {
-	char *q, *start, *d;
+	char *q, *start;
 
 	fs_ws(s);
 	if (s->p >= s->end || *s->p != '"')
@@ -1934,12 +1936,18 @@ fs_str(struct fscan *s, struct fspan *out)
 	out->s = start;
 	out->len = (size_t)(q - start);
 	s->p = q + 1;
-	if (!s->commit)
-		return true;
-	if (out->esc) {
-		const char *r;
+	return true;
+}
 
-		for (r = start, d = start; r < q; r++) {
+/* Decode a scanned string in place and NUL-terminate it (once). */
+static char *
+fs_finish(struct fspan *v)
+{
+	char *d = v->s, *end = v->s + v->len;
+	const char *r;
+
+	if (v->esc) {
+		for (r = v->s; r < end; r++) {
 			if (*r != '\\') {
 				*d++ = *r;
 				continue;
@@ -1950,13 +1958,14 @@ fs_str(struct fscan *s, struct fspan *out)
 			case 'n': *d++ = '\n'; break;
 			case 'r': *d++ = '\r'; break;
 			case 't': *d++ = '\t'; break;
-			default: *d++ = *r; break;	/* " \ / */
+			default: *d++ = *r; break;	/* " \\ / */
 			}
 		}
-		out->len = (size_t)(d - start);
+		v->len = (size_t)(d - v->s);
+		v->esc = false;
 	}
-	start[out->len] = '\0';
-	return true;
+	v->s[v->len] = '\0';
+	return v->s;
 }
 
 static const double fs_pow10[] = {
@@ -2129,14 +2138,22 @@ enum {
 	F_BATCH = 1u << 19, F_PARAMS = 1u << 20,
 };
 
+/* Its strings, decoded when the line is taken. */
+enum { S_ID, S_SH, S_KERNEL, S_CWD, S_N };		/* a task's */
+enum { S_ERROR = 0, S_OUT, S_ERR };			/* a result's */
+
 /* The item of a message being scanned: a task or a result. */
 struct fs_item {
 	bool tasks;
 	unsigned seen;
 	const char *params;		/* a task's "params" text */
 	size_t paramslen;
-	struct pr_task_msg t;
-	struct pr_result_msg r;
+	struct fspan str[S_N];
+	unsigned nstr;			/* bits: str[i] was set */
+	union {
+		struct pr_task_msg t;
+		struct pr_result_msg r;
+	} u;
 };
 
 static void
@@ -2146,18 +2163,20 @@ fs_item_init(struct fs_item *it, bool tasks)
 	it->seen = 0;
 	it->params = NULL;
 	it->paramslen = 0;
-	memset(&it->t, 0, sizeof(it->t));
-	memset(&it->r, 0, sizeof(it->r));
-	it->r.exit = -1;
+	it->nstr = 0;
+	memset(&it->u, 0, sizeof(it->u));
+	if (!tasks)
+		it->u.r.exit = -1;
 }
 
 /* 1: a known field, taken; 0: not one (skip it); -1: decline. */
 static int
 fs_task_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
 {
-	struct pr_task_msg *t = &it->t;
+	struct pr_task_msg *t = &it->u.t;
 	struct fspan v;
 	int64_t i;
+	int str = -1;
 	unsigned bit;
 
 	switch (k->len > 0 ? k->s[0] : 0) {
@@ -2169,9 +2188,7 @@ fs_task_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
 			t->seq = (uint64_t)i;
 		} else if (fs_key_is(k, "sh")) {
 			bit = F_SH;
-			if (!fs_str(s, &v))
-				return -1;
-			t->sh = v.s;
+			str = S_SH;
 		} else if (fs_key_is(k, "seed")) {
 			bit = F_SEED;
 			fs_ws(s);
@@ -2215,25 +2232,19 @@ fs_task_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
 		if (!fs_key_is(k, "id"))
 			return 0;
 		bit = F_ID;
-		if (!fs_str(s, &v))
-			return -1;
-		t->id = v.s;
+		str = S_ID;
 		break;
 	case 'k':
 		if (!fs_key_is(k, "kernel"))
 			return 0;
 		bit = F_KERNEL;
-		if (!fs_str(s, &v))
-			return -1;
-		t->kernel = v.s;
+		str = S_KERNEL;
 		break;
 	case 'c':
 		if (!fs_key_is(k, "cwd"))
 			return 0;
 		bit = F_CWD;
-		if (!fs_str(s, &v))
-			return -1;
-		t->cwd = v.s;
+		str = S_CWD;
 		break;
 	case 't':
 		if (fs_key_is(k, "timeout_ms")) {
@@ -2250,23 +2261,17 @@ fs_task_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
 			return 0;
 		}
 		break;
-	case 'p': {
-		bool commit = s->commit, ok;
-
+	case 'p':
 		if (!fs_key_is(k, "params"))
 			return 0;
 		/* an object, kept as text for the caller (cJSON) */
 		bit = F_PARAMS;
 		fs_ws(s);
 		it->params = s->p;
-		s->commit = false;
-		ok = s->p < s->end && *s->p == '{' && fs_skip(s, 1);
-		s->commit = commit;
-		if (!ok)
+		if (s->p >= s->end || *s->p != '{' || !fs_skip(s, 1))
 			return -1;
 		it->paramslen = (size_t)(s->p - it->params);
 		break;
-	}
 	case 'e':
 		/* an object of strings: the tree decoder's */
 		if (fs_key_is(k, "env"))
@@ -2278,13 +2283,18 @@ fs_task_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
 	if (it->seen & bit)
 		return -1;		/* a repeated key: cJSON's first wins */
 	it->seen |= bit;
+	if (str >= 0) {
+		if (!fs_str(s, &it->str[str]))
+			return -1;
+		it->nstr |= 1u << str;
+	}
 	return 1;
 }
 
 static bool
 fs_task_done(struct fs_item *it)
 {
-	struct pr_task_msg *t = &it->t;
+	struct pr_task_msg *t = &it->u.t;
 	unsigned need = F_SEQ | F_ATTEMPT;
 
 	if ((it->seen & need) != need)
@@ -2312,9 +2322,10 @@ fs_time(struct fscan *s, double *out)
 static int
 fs_result_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
 {
-	struct pr_result_msg *r = &it->r;
+	struct pr_result_msg *r = &it->u.r;
 	struct fspan v;
 	int64_t i;
+	int str = -1;
 	unsigned bit;
 
 	switch (k->len > 0 ? k->s[0] : 0) {
@@ -2349,16 +2360,10 @@ fs_result_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
 				return -1;
 		} else if (fs_key_is(k, "stdout")) {
 			bit = F_STDOUT;
-			if (!fs_str(s, &v))
-				return -1;
-			r->out = v.s;
-			r->outlen = v.len;
+			str = S_OUT;
 		} else if (fs_key_is(k, "stderr")) {
 			bit = F_STDERR;
-			if (!fs_str(s, &v))
-				return -1;
-			r->err = v.s;
-			r->errlen = v.len;
+			str = S_ERR;
 		} else if (fs_key_is(k, "stdout_b64") ||
 		    fs_key_is(k, "stderr_b64")) {
 			return -1;
@@ -2386,9 +2391,7 @@ fs_result_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
 				return -1;
 		} else if (fs_key_is(k, "error")) {
 			bit = F_ERROR;
-			if (!fs_str(s, &v))
-				return -1;
-			r->error = v.s;
+			str = S_ERROR;
 		} else if (fs_key_is(k, "extra")) {
 			return -1;	/* an object: the tree decoder's */
 		} else {
@@ -2412,6 +2415,11 @@ fs_result_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
 	if (it->seen & bit)
 		return -1;
 	it->seen |= bit;
+	if (str >= 0) {
+		if (!fs_str(s, &it->str[str]))
+			return -1;
+		it->nstr |= 1u << str;
+	}
 	return 1;
 }
 
@@ -2420,23 +2428,47 @@ fs_result_done(struct fs_item *it)
 {
 	unsigned need = F_SEQ | F_ATTEMPT | F_STATUS | F_START | F_ELAPSED;
 
-	if ((it->seen & need) != need)
-		return false;
-	if (it->r.outlen == 0)
-		it->r.out = NULL;
-	if (it->r.errlen == 0)
-		it->r.err = NULL;
-	return true;
+	return (it->seen & need) == need;
 }
 
-typedef void (*fs_cb)(void *arg, size_t i, struct fs_item *it);
+/* The line is taken: the item's strings, decoded in place. */
+static void
+fs_item_finish(struct fs_item *it)
+{
+	struct pr_task_msg *t = &it->u.t;
+	struct pr_result_msg *r = &it->u.r;
+	char *v[S_N] = { NULL, NULL, NULL, NULL };
+
+	for (int i = 0; i < S_N; i++)
+		if (it->nstr & (1u << i))
+			v[i] = fs_finish(&it->str[i]);
+	if (it->tasks) {
+		t->id = v[S_ID];
+		t->sh = v[S_SH];
+		t->kernel = v[S_KERNEL];
+		t->cwd = v[S_CWD];
+		return;
+	}
+	r->error = v[S_ERROR];
+	if (v[S_OUT] != NULL && it->str[S_OUT].len > 0) {
+		r->out = v[S_OUT];
+		r->outlen = it->str[S_OUT].len;
+	}
+	if (v[S_ERR] != NULL && it->str[S_ERR].len > 0) {
+		r->err = v[S_ERR];
+		r->errlen = it->str[S_ERR].len;
+	}
+}
+
+/* The items found, kept until the line is taken (per thread). */
+static _Thread_local struct fs_item *fs_kept;
+static _Thread_local size_t fs_kept_cap;
 
 /* The message being scanned. */
 struct fs_msg {
 	bool tasks;
+	bool keep;			/* keep the items in fs_kept */
 	const char *one, *many;		/* its type names */
-	fs_cb cb;			/* commit: called per item */
-	void *arg;
 	struct fspan type;
 	char *batch;			/* the batch array, when it came
 					 * before the type */
@@ -2450,10 +2482,28 @@ fs_span_is(const struct fspan *v, const char *name)
 	return fs_key_is(v, name);
 }
 
+static bool
+fs_keep(struct fs_msg *m, const struct fs_item *it)
+{
+	if (!m->keep)
+		return true;
+	if (m->count == fs_kept_cap) {
+		size_t cap = fs_kept_cap ? 2 * fs_kept_cap : 64;
+		struct fs_item *v = realloc(fs_kept, cap * sizeof(*v));
+
+		if (v == NULL)
+			return false;	/* declined: the general path's */
+		fs_kept = v;
+		fs_kept_cap = cap;
+	}
+	fs_kept[m->count] = *it;
+	return true;
+}
+
 static bool fs_object(struct fscan *s, struct fs_item *it,
     struct fs_msg *m);
 
-/* The batch array: every item checked, and given to m->cb. */
+/* The batch array: every item checked, and kept. */
 static bool
 fs_items(struct fscan *s, struct fs_msg *m)
 {
@@ -2464,10 +2514,9 @@ fs_items(struct fscan *s, struct fs_msg *m)
 	do {
 		fs_item_init(&it, m->tasks);
 		if (!fs_object(s, &it, NULL) ||
-		    !(m->tasks ? fs_task_done(&it) : fs_result_done(&it)))
+		    !(m->tasks ? fs_task_done(&it) : fs_result_done(&it)) ||
+		    !fs_keep(m, &it))
 			return false;
-		if (m->cb != NULL)
-			m->cb(m->arg, m->count, &it);
 		m->count++;
 	} while (fs_take(s, ','));
 	m->walked = true;
@@ -2477,14 +2526,13 @@ fs_items(struct fscan *s, struct fs_msg *m)
 /*
  * One object: an item of a batch, or (m) the message itself, whose
  * "type" goes to m->type.  Its batch array is walked where it is when
- * the type came first (as parrun writes it), else it is only checked
- * here and walked when the type is known.
+ * the type came first (as parrun writes it), else it is skipped here and
+ * walked when the type is known.
  */
 static bool
 fs_object(struct fscan *s, struct fs_item *it, struct fs_msg *m)
 {
 	struct fspan k;
-	bool commit, ok;
 	int rc;
 
 	if (!fs_take(s, '{'))
@@ -2512,12 +2560,7 @@ fs_object(struct fscan *s, struct fs_item *it, struct fs_msg *m)
 			}
 			fs_ws(s);
 			m->batch = s->p;
-			/* check it now, decode it when it is walked */
-			commit = s->commit;
-			s->commit = false;
-			ok = fs_skip(s, 1);
-			s->commit = commit;
-			if (!ok)
+			if (!fs_skip(s, 1))
 				return false;
 			continue;
 		}
@@ -2529,27 +2572,24 @@ fs_object(struct fscan *s, struct fs_item *it, struct fs_msg *m)
 	return fs_take(s, '}');
 }
 
-/* The whole line: its type and the item count when it is in the plain
- * form, else 0. */
+/* The whole line, only read: its type and the item count when it is in
+ * the plain form (with keep, the items are in fs_kept), else 0. */
 static int
-fs_message(char *line, size_t len, bool tasks, bool commit, size_t *n,
-    fs_cb cb, void *arg)
+fs_message(char *line, size_t len, bool tasks, bool keep, size_t *n)
 {
-	struct fscan s = { line, line + len, commit };
+	struct fscan s = { line, line + len };
 	struct fs_msg m;
 	struct fs_item it;
 	size_t bad;
 
 	*n = 0;
-	if (!commit && (memchr(line, '\0', len) != NULL ||
-	    !utf8_ok(line, len, &bad)))
+	if (memchr(line, '\0', len) != NULL || !utf8_ok(line, len, &bad))
 		return 0;
 	memset(&m, 0, sizeof(m));
 	m.tasks = tasks;
+	m.keep = keep;
 	m.one = tasks ? "task" : "result";
 	m.many = tasks ? "tasks" : "results";
-	m.cb = cb;
-	m.arg = arg;
 	fs_item_init(&it, tasks);
 	if (!fs_object(&s, &it, &m))
 		return 0;
@@ -2557,10 +2597,9 @@ fs_message(char *line, size_t len, bool tasks, bool commit, size_t *n,
 	if (s.p != s.end || !(it.seen & F_TYPE))
 		return 0;
 	if (fs_span_is(&m.type, m.one)) {
-		if (!(tasks ? fs_task_done(&it) : fs_result_done(&it)))
+		if (!(tasks ? fs_task_done(&it) : fs_result_done(&it)) ||
+		    !fs_keep(&m, &it))
 			return 0;
-		if (cb != NULL)
-			cb(arg, 0, &it);
 		*n = 1;
 		return tasks ? PR_MSG_TASK : PR_MSG_RESULT;
 	}
@@ -2568,6 +2607,7 @@ fs_message(char *line, size_t len, bool tasks, bool commit, size_t *n,
 		return 0;
 	if (!m.walked) {
 		s.p = m.batch;
+		m.count = 0;
 		if (!fs_items(&s, &m))
 			return 0;
 	}
@@ -2575,60 +2615,45 @@ fs_message(char *line, size_t len, bool tasks, bool commit, size_t *n,
 	return tasks ? PR_MSG_TASKS : PR_MSG_RESULTS;
 }
 
-struct fs_user {
-	pr_fast_task_cb tcb;
-	pr_fast_result_cb rcb;
-	void *arg;
-};
-
-static void
-fs_task_cb(void *arg, size_t i, struct fs_item *it)
-{
-	struct fs_user *u = arg;
-
-	u->tcb(u->arg, i, &it->t, it->params, it->paramslen);
-}
-
-static void
-fs_result_cb(void *arg, size_t i, struct fs_item *it)
-{
-	struct fs_user *u = arg;
-
-	u->rcb(u->arg, i, &it->r);
-}
-
 int
 pr_fast_tasks_check(const char *line, size_t len, size_t *n)
 {
-	/* read only: without commit nothing is written */
-	return fs_message((char *)line, len, true, false, n, NULL, NULL);
+	/* only read */
+	return fs_message((char *)line, len, true, false, n);
 }
 
-size_t
+int
 pr_fast_tasks_decode(char *line, size_t len, pr_fast_task_cb cb, void *arg)
 {
-	struct fs_user u = { cb, NULL, arg };
-	size_t n;
+	size_t n, i;
+	int type = fs_message(line, len, true, true, &n);
 
-	fs_message(line, len, true, true, &n, fs_task_cb, &u);
-	return n;
+	for (i = 0; type != 0 && i < n; i++) {
+		fs_item_finish(&fs_kept[i]);
+		cb(arg, i, n, &fs_kept[i].u.t, fs_kept[i].params,
+		    fs_kept[i].paramslen);
+	}
+	return type;
 }
 
 int
 pr_fast_results_check(const char *line, size_t len, size_t *n)
 {
-	return fs_message((char *)line, len, false, false, n, NULL, NULL);
+	return fs_message((char *)line, len, false, false, n);
 }
 
-size_t
+int
 pr_fast_results_decode(char *line, size_t len, pr_fast_result_cb cb,
     void *arg)
 {
-	struct fs_user u = { NULL, cb, arg };
-	size_t n;
+	size_t n, i;
+	int type = fs_message(line, len, false, true, &n);
 
-	fs_message(line, len, false, true, &n, fs_result_cb, &u);
-	return n;
+	for (i = 0; type != 0 && i < n; i++) {
+		fs_item_finish(&fs_kept[i]);
+		cb(arg, i, n, &fs_kept[i].u.r);
+	}
+	return type;
 }
 
 /* pr_fast_canonical(): the items, kept for the encoders. */
@@ -2640,11 +2665,12 @@ struct fs_all {
 };
 
 static void
-fs_keep_task(void *arg, size_t i, const struct pr_task_msg *t,
+fs_keep_task(void *arg, size_t i, size_t n, const struct pr_task_msg *t,
     const char *params, size_t paramslen)
 {
 	struct fs_all *all = arg;
 
+	(void)n;
 	all->t[i] = *t;
 	if (params != NULL) {
 		all->params[i] = cJSON_ParseWithLength(params, paramslen);
@@ -2655,8 +2681,9 @@ fs_keep_task(void *arg, size_t i, const struct pr_task_msg *t,
 }
 
 static void
-fs_keep_result(void *arg, size_t i, const struct pr_result_msg *r)
+fs_keep_result(void *arg, size_t i, size_t n, const struct pr_result_msg *r)
 {
+	(void)n;
 	((struct fs_all *)arg)->r[i] = *r;
 }
 

@@ -357,8 +357,7 @@ int pr_msg_canonical(struct pr_buf *b, const cJSON *msg,
 
 /*
  * The two messages sent once per task, "task(s)" to workers and
- * "result(s)" back, decoded in one pass without a cJSON tree or any
- * allocation.  They take only lines in the plain form, which is what
+ * "result(s)" back, decoded in one pass without a cJSON tree.  They take only lines in the plain form, which is what
  * parrun's own encoders write, and decline the rest, which the caller
  * then decodes the general way (pr_msg_parse() and pr_task_decode() /
  * pr_result_decode()); for every line they take, what they decode is
@@ -377,34 +376,36 @@ int pr_msg_canonical(struct pr_buf *b, const cJSON *msg,
  * kernel's); it is JSON that cJSON_ParseWithLength() takes, and the tree
  * it gives is the one the general path gives.
  *
- * pr_fast_*_check(): the type (PR_MSG_TASK or _TASKS, PR_MSG_RESULT or
- * _RESULTS) and *n items when line (len bytes; it is only read) is in
- * the plain form, else 0 (and *n = 0).
- * pr_fast_*_decode(): only on a line that the check took, unchanged:
- * calls cb for each item in order (i from 0) and returns their number.
- * The strings of an item are decoded in place and NUL-terminated inside
- * line, which is modified; they stay valid while line does.  Results:
- * r->out / r->err point at the decoded stdout / stderr (NULL when
- * empty); r->extra and r->extra_json are NULL.  Tasks: argv, params and
- * env are NULL (params: see above).
+ * pr_fast_*_decode(): the type (PR_MSG_TASK or _TASKS, PR_MSG_RESULT or
+ * _RESULTS) when line (len bytes) is in the plain form: then, the whole
+ * line checked, cb is called for each of its n items in order (i from
+ * 0); else 0, with line unchanged and cb not called.  The strings of an
+ * item are decoded in place and NUL-terminated inside line, which is
+ * modified; they stay valid while line does.  Results: r->out / r->err
+ * point at the decoded stdout / stderr (NULL when empty); r->extra and
+ * r->extra_json are NULL.  Tasks: argv, params and env are NULL (params:
+ * see above).  The items are kept in a scratch array of the calling
+ * thread between the scan and the calls (grown as needed, never freed).
+ * pr_fast_*_check(): the same answer, and *n, without decoding (line
+ * is only read).
  */
-typedef void (*pr_fast_task_cb)(void *arg, size_t i,
+typedef void (*pr_fast_task_cb)(void *arg, size_t i, size_t n,
     const struct pr_task_msg *t, const char *params, size_t paramslen);
-typedef void (*pr_fast_result_cb)(void *arg, size_t i,
+typedef void (*pr_fast_result_cb)(void *arg, size_t i, size_t n,
     const struct pr_result_msg *r);
 
+int pr_fast_tasks_decode(char *line, size_t len, pr_fast_task_cb cb,
+    void *arg);
 int pr_fast_tasks_check(const char *line, size_t len, size_t *n);
-size_t pr_fast_tasks_decode(char *line, size_t len, pr_fast_task_cb cb,
+int pr_fast_results_decode(char *line, size_t len, pr_fast_result_cb cb,
     void *arg);
 int pr_fast_results_check(const char *line, size_t len, size_t *n);
-size_t pr_fast_results_decode(char *line, size_t len, pr_fast_result_cb cb,
-    void *arg);
 /*
  * For the tests: what the fast decoders make of line, written back as
  * pr_msg_canonical() writes it (one line appended to b): 0, or 1 when
- * neither takes line (nothing appended), or an encoder's error.  line is
- * modified.  On any line this gives 1 or the bytes pr_msg_canonical()
- * gives for the parsed original.
+ * neither takes line (nothing appended, line unchanged), or an
+ * encoder's error.  line is modified.  On any line this gives 1 or the
+ * bytes pr_msg_canonical() gives for the parsed original.
  */
 int pr_fast_canonical(struct pr_buf *b, char *line, size_t len);
 

@@ -1169,11 +1169,12 @@ struct line_ctx {
 };
 
 static void
-on_fast_result(void *arg, size_t i, const struct pr_result_msg *res)
+on_fast_result(void *arg, size_t i, size_t n, const struct pr_result_msg *res)
 {
 	struct worker *w = arg;
 
 	(void)i;
+	(void)n;
 	if (w->state != W_DEAD)
 		handle_result(w, NULL, res);
 }
@@ -1186,7 +1187,6 @@ on_worker_line(void *arg, char *line, size_t len, int err)
 	struct pr_errbuf eb = { 0, "" };
 	enum pr_msg_type type;
 	cJSON *msg = NULL;
-	size_t n;
 	int rc;
 
 	if (w->state == W_DEAD)
@@ -1201,11 +1201,10 @@ on_worker_line(void *arg, char *line, size_t len, int err)
 	}
 	/* result(s) in the plain form: no tree (what it decodes is what
 	 * the tree would give; anything else takes the general path) */
-	if (w->state != W_STARTING && pr_fast_results_check(line, len,
-	    &n) != 0) {
+	if (w->state != W_STARTING) {
 		w->last_seen = uv_now(&r->loop);
-		pr_fast_results_decode(line, len, on_fast_result, w);
-		return w->state == W_DEAD;
+		if (pr_fast_results_decode(line, len, on_fast_result, w) != 0)
+			return w->state == W_DEAD;
 	}
 	rc = pr_msg_parse(line, len, &msg, &type, &eb);
 	if (rc < 0) {

@@ -470,6 +470,7 @@ task_release(struct w_task *t)
 	}
 	if (--b->refs == 0) {
 		cJSON_Delete(b->root);
+		free(b->line);
 		free(b);
 	}
 }
@@ -793,14 +794,27 @@ kernel_index(const struct pr_kernel *k)
 
 static void start_batch(struct w_batch *b);
 
+struct fast_batch {
+	struct w_batch *b;
+	char *line;			/* the copy the tasks point into */
+};
+
 static void
-fast_task(void *arg, size_t i, const struct pr_task_msg *m,
+fast_task(void *arg, size_t i, size_t n, const struct pr_task_msg *m,
     const char *params, size_t paramslen)
 {
-	struct w_batch *b = arg;
-	struct w_task *t = &b->tasks[i];
+	struct fast_batch *fb = arg;
+	struct w_batch *b;
+	struct w_task *t;
 	cJSON *p;
 
+	if (i == 0) {
+		fb->b = xcalloc(1, sizeof(*fb->b) + n * sizeof(fb->b->tasks[0]));
+		fb->b->n = n;
+		fb->b->line = fb->line;
+	}
+	b = fb->b;
+	t = &b->tasks[i];
 	task_init(t, b);
 	t->m = *m;
 	if (params == NULL)
@@ -814,21 +828,22 @@ fast_task(void *arg, size_t i, const struct pr_task_msg *m,
 	t->m.params = p;
 }
 
-/* A task(s) line in the plain form (pr_fast_tasks_check() took it, n
- * tasks): no tree of the message; the batch keeps a copy of the line,
- * which the tasks' strings point into, and the trees of their params. */
-static void
-accept_fast_tasks(const char *line, size_t len, size_t n)
+/* A task(s) line in the plain form: no tree of the message; the batch
+ * keeps a copy of the line, which the tasks' strings point into, and the
+ * trees of their params.  False when the line is not in that form. */
+static bool
+accept_fast_tasks(const char *line, size_t len)
 {
-	struct w_batch *b;
-	char *copy;
+	struct fast_batch fb = { NULL, NULL };
 
-	b = xcalloc(1, sizeof(*b) + n * sizeof(b->tasks[0]) + len + 1);
-	copy = (char *)&b->tasks[n];
-	memcpy(copy, line, len);
-	b->n = n;
-	pr_fast_tasks_decode(copy, len, fast_task, b);
-	start_batch(b);
+	fb.line = xcalloc(1, len + 1);
+	memcpy(fb.line, line, len);
+	if (pr_fast_tasks_decode(fb.line, len, fast_task, &fb) == 0) {
+		free(fb.line);
+		return false;
+	}
+	start_batch(fb.b);
+	return true;
 }
 
 static void
@@ -1268,7 +1283,6 @@ on_line(void *arg, char *line, size_t len, int err)
 	struct pr_errbuf eb = { 0, "" };
 	enum pr_msg_type type;
 	cJSON *root;
-	size_t n;
 	int rc;
 
 	(void)arg;
@@ -1281,8 +1295,7 @@ on_line(void *arg, char *line, size_t len, int err)
 		return FEED_STOP;
 	}
 	/* task(s) in the plain form: no tree (see proto.h) */
-	if (W.phase != W_HANDSHAKE && pr_fast_tasks_check(line, len, &n) != 0) {
-		accept_fast_tasks(line, len, n);
+	if (W.phase != W_HANDSHAKE && accept_fast_tasks(line, len)) {
 		maybe_write_early();
 		if (W.phase == W_STOPPING || io.exiting)
 			return FEED_STOP;

@@ -2274,11 +2274,12 @@ struct fast_rs {
 };
 
 static void
-keep_result(void *arg, size_t i, const struct pr_result_msg *r)
+keep_result(void *arg, size_t i, size_t n, const struct pr_result_msg *r)
 {
 	struct fast_rs *k = arg;
 
 	ASSERT_EQ(i, k->n);
+	ASSERT(n <= 4 && i < n);
 	k->r[k->n++] = *r;
 }
 
@@ -2337,7 +2338,8 @@ TEST(proto_fast_numbers_exact)
 		    PR_MSG_RESULT);
 		k.n = 0;
 		ASSERT_EQ(pr_fast_results_decode(line, len, keep_result, &k),
-		    1);
+		    PR_MSG_RESULT);
+		ASSERT_EQ(k.n, 1);
 		if (!same_double(slow.start, k.r[0].start) ||
 		    !same_double(slow.elapsed, k.r[0].elapsed) ||
 		    !same_double(slow.value, k.r[0].value))
@@ -2364,7 +2366,9 @@ TEST(proto_fast_decodes_in_place)
 	ASSERT_EQ(pr_fast_tasks_check(line, len, &n), 0);
 	ASSERT_EQ(n, 0);
 	k.n = 0;
-	ASSERT_EQ(pr_fast_results_decode(line, len, keep_result, &k), 2);
+	ASSERT_EQ(pr_fast_results_decode(line, len, keep_result, &k),
+	    PR_MSG_RESULTS);
+	ASSERT_EQ(k.n, 2);
 	ASSERT_U64_EQ(k.r[0].seq, 3);
 	ASSERT_EQ(k.r[0].status, PR_ST_ERROR);
 	ASSERT_STR_EQ(k.r[0].error, "x\ty");
@@ -2378,4 +2382,68 @@ TEST(proto_fast_decodes_in_place)
 	ASSERT(k.r[1].out == NULL && k.r[1].error == NULL);
 	ASSERT_STR_EQ(k.r[1].err, "e");
 	ASSERT(!k.r[1].has_value && k.r[1].extra_json == NULL);
+}
+
+/* A line declined on its last item: nothing handed out, nothing
+ * changed, though the items before it were in the plain form. */
+TEST(proto_fast_declines_whole_lines)
+{
+	static const char orig[] = "{\"type\":\"results\",\"results\":["
+	    "{\"seq\":1,\"attempt\":1,\"status\":\"ok\",\"start\":1,"
+	    "\"elapsed\":1,\"stdout\":\"a\\nb\"},{\"seq\":2,\"attempt\":1,"
+	    "\"status\":\"ok\",\"start\":1,\"elapsed\":1,"
+	    "\"stdout_b64\":\"AA==\"}]}";
+	char line[sizeof(orig)];
+	struct fast_rs k;
+
+	memcpy(line, orig, sizeof(orig));
+	k.n = 0;
+	ASSERT_EQ(pr_fast_results_decode(line, strlen(line), keep_result,
+	    &k), 0);
+	ASSERT_EQ(k.n, 0);
+	ASSERT_MEM_EQ(line, orig, sizeof(orig));
+}
+
+static void
+keep_task(void *arg, size_t i, size_t n, const struct pr_task_msg *t,
+    const char *params, size_t paramslen)
+{
+	struct pr_task_msg *v = arg;
+
+	ASSERT(n == 3 && i < n);
+	v[i] = *t;
+	if (i == 1)
+		ASSERT(params != NULL && paramslen == 8 &&
+		    memcmp(params, "{\"n\": 2}", 8) == 0);
+	else
+		ASSERT(params == NULL && paramslen == 0);
+}
+
+TEST(proto_fast_tasks_decode)
+{
+	char line[] = "{\"type\":\"tasks\",\"tasks\":[{\"seq\":1,\"attempt\":1,"
+	    "\"id\":\"a\\\"\",\"sh\":\"echo\",\"params\":{\"x\":1}},"
+	    "{\"seq\":2,\"attempt\":2,\"kernel\":\"noop\",\"params\":{\"n\": 2},"
+	    "\"timeout_ms\":5},{\"seq\":3,\"attempt\":1,\"kernel\":\"k\","
+	    "\"cwd\":\"/\",\"seed\":\"7\",\"threads\":3}]}";
+	struct pr_task_msg v[3];
+	size_t n;
+
+	ASSERT_EQ(pr_fast_tasks_check(line, strlen(line), &n), PR_MSG_TASKS);
+	ASSERT_EQ(n, 3);
+	ASSERT_EQ(pr_fast_tasks_decode(line, strlen(line), keep_task, v),
+	    PR_MSG_TASKS);
+	ASSERT_STR_EQ(v[0].id, "a\"");
+	ASSERT_EQ(v[0].kind, PR_KIND_SH);
+	ASSERT_STR_EQ(v[0].sh, "echo");
+	ASSERT(v[0].kernel == NULL && v[0].params == NULL);
+	ASSERT(v[1].id == NULL);
+	ASSERT_EQ(v[1].kind, PR_KIND_KERNEL);
+	ASSERT_STR_EQ(v[1].kernel, "noop");
+	ASSERT_EQ(v[1].timeout_ms, 5);
+	ASSERT_EQ(v[1].attempt, 2);
+	ASSERT_STR_EQ(v[2].cwd, "/");
+	ASSERT(v[2].has_seed && v[2].seed == 7);
+	ASSERT_EQ(v[2].threads, 3);
+	ASSERT_U64_EQ(v[2].seq, 3);
 }
