@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 
@@ -2446,4 +2447,41 @@ TEST(proto_fast_tasks_decode)
 	ASSERT(v[2].has_seed && v[2].seed == 7);
 	ASSERT_EQ(v[2].threads, 3);
 	ASSERT_U64_EQ(v[2].seq, 3);
+}
+
+/* Task messages are stored directly when the buffer has room for the
+ * estimate, else piece by piece: the same bytes either way. */
+TEST(proto_tasks_direct_and_piecewise_agree)
+{
+	struct pr_task_ref ref[3] = {
+		{ 1, 1, "\"id\":\"1\",\"kernel\":\"noop\"", 24 },
+		{ PR_SEQ_MAX, INT_MAX, "", 0 },
+		{ 18, INT_MIN, "\"sh\":\"x\"", 8 },
+	};
+
+	for (size_t n = 1; n <= 3; n++) {
+		struct pr_buf direct, piece;
+
+		pr_buf_init(&direct, 0);
+		ASSERT_OK(pr_buf_add(&direct, "x", 1));
+		ASSERT_OK(pr_msg_tasks(&direct, ref, n));
+		/* a cap that fits the line but not the estimate */
+		pr_buf_init(&piece, direct.len);
+		ASSERT_OK(pr_buf_add(&piece, "x", 1));
+		ASSERT_OK(pr_msg_tasks(&piece, ref, n));
+		ASSERT_EQ(piece.len, direct.len);
+		ASSERT_MEM_EQ(piece.data, direct.data, direct.len + 1);
+		/* one byte less: refused, nothing appended */
+		pr_buf_release(&piece);
+		pr_buf_init(&piece, direct.len - 1);
+		ASSERT_OK(pr_buf_add(&piece, "x", 1));
+		ASSERT(pr_msg_tasks(&piece, ref, n) < 0);
+		ASSERT_EQ(piece.len, 1);
+		ASSERT_STR_EQ(piece.data, "x");
+		if (n == 3)
+			ASSERT(strstr(direct.data, "{\"seq\":18,\"attempt\":"
+			    "-2147483648,\"sh\":\"x\"}]}\n") != NULL);
+		pr_buf_release(&direct);
+		pr_buf_release(&piece);
+	}
 }
