@@ -797,6 +797,9 @@ static void start_batch(struct w_batch *b);
 struct fast_batch {
 	struct w_batch *b;
 	char *line;			/* the copy the tasks point into */
+	const char *params;		/* the last task's params text */
+	size_t paramslen;
+	const cJSON *tree;		/* and its tree */
 };
 
 static void
@@ -819,6 +822,13 @@ fast_task(void *arg, size_t i, size_t n, const struct pr_task_msg *m,
 	t->m = *m;
 	if (params == NULL)
 		return;
+	/* the same text as the task before (a kernel's fixed parameters):
+	 * the same tree, which kernels only read */
+	if (fb->tree != NULL && paramslen == fb->paramslen &&
+	    memcmp(params, fb->params, paramslen) == 0) {
+		t->m.params = fb->tree;
+		return;
+	}
 	/* the kernel's parameters as a tree, kept in b->root's array */
 	if ((b->root == NULL && (b->root = cJSON_CreateArray()) == NULL) ||
 	    (p = cJSON_ParseWithLength(params, paramslen)) == NULL)
@@ -826,6 +836,9 @@ fast_task(void *arg, size_t i, size_t n, const struct pr_task_msg *m,
 	if (!cJSON_AddItemToArray(b->root, p))
 		w_fatal(-ENOMEM, "out of memory");
 	t->m.params = p;
+	fb->params = params;
+	fb->paramslen = paramslen;
+	fb->tree = p;
 }
 
 /* A task(s) line in the plain form: no tree of the message; the batch
@@ -834,7 +847,7 @@ fast_task(void *arg, size_t i, size_t n, const struct pr_task_msg *m,
 static bool
 accept_fast_tasks(const char *line, size_t len)
 {
-	struct fast_batch fb = { NULL, NULL };
+	struct fast_batch fb = { NULL, NULL, NULL, 0, NULL };
 
 	fb.line = xcalloc(1, len + 1);
 	memcpy(fb.line, line, len);
