@@ -385,7 +385,8 @@ int pr_msg_canonical(struct pr_buf *b, const cJSON *msg,
  * point at the decoded stdout / stderr (NULL when empty); r->extra and
  * r->extra_json are NULL.  Tasks: argv, params and env are NULL (params:
  * see above).  The items are kept in a scratch array of the calling
- * thread between the scan and the calls (grown as needed, never freed).
+ * thread between the scan and the calls (grown as needed, never freed),
+ * so cb must not call a fast decoder itself.
  * pr_fast_*_check(): the same answer, and *n, without decoding (line
  * is only read).
  */
