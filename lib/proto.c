@@ -1060,6 +1060,76 @@ w_task_head(struct writer *w, const struct pr_task_ref *t)
 	}
 }
 
+/* Decimal digits of v at p (room made by the caller); the end. */
+static char *
+put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	while (n > 0)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static char *
+put_lit(char *p, const char *s, size_t n)
+{
+	memcpy(p, s, n);
+	return p + n;
+}
+
+#define PUT_LIT(p, s)	put_lit((p), "" s, sizeof(s) - 1)
+
+/*
+ * The same bytes as the writer below, with the room made once and the
+ * pieces stored directly: this runs for every task sent.  64 bytes a
+ * task hold its braces, commas, seq and attempt.
+ */
+static int
+tasks_direct(struct pr_buf *b, const struct pr_task_ref *t, size_t n)
+{
+	size_t need = 32, i;
+	char *p;
+
+	for (i = 0; i < n; i++) {
+		if (t[i].bodylen > SIZE_MAX / 4 || need > SIZE_MAX / 4)
+			return -ENOMEM;
+		need += t[i].bodylen + 64;
+	}
+	if (pr_buf_grow(b, need) < 0)
+		return -ENOMEM;
+	p = b->data + b->len;
+	p = n == 1 ? PUT_LIT(p, "{\"type\":\"task\",") :
+	    PUT_LIT(p, "{\"type\":\"tasks\",\"tasks\":[");
+	for (i = 0; i < n; i++) {
+		if (n > 1)
+			p = i > 0 ? PUT_LIT(p, ",{") : PUT_LIT(p, "{");
+		p = PUT_LIT(p, "\"seq\":");
+		p = put_u64(p, t[i].seq);
+		p = PUT_LIT(p, ",\"attempt\":");
+		if (t[i].attempt < 0) {
+			*p++ = '-';
+			p = put_u64(p, -(uint64_t)(int64_t)t[i].attempt);
+		} else {
+			p = put_u64(p, (uint64_t)t[i].attempt);
+		}
+		if (t[i].bodylen > 0) {
+			*p++ = ',';
+			p = put_lit(p, t[i].body, t[i].bodylen);
+		}
+		*p++ = '}';
+	}
+	p = n == 1 ? PUT_LIT(p, "\n") : PUT_LIT(p, "]}\n");
+	b->len = (size_t)(p - b->data);
+	b->data[b->len] = '\0';
+	return 0;
+}
+
 int
 pr_msg_tasks(struct pr_buf *b, const struct pr_task_ref *t, size_t n)
 {
@@ -1068,6 +1138,9 @@ pr_msg_tasks(struct pr_buf *b, const struct pr_task_ref *t, size_t n)
 
 	if (n == 0)
 		return -EINVAL;
+	/* the buffer's cap may refuse the estimate: then piece by piece */
+	if (tasks_direct(b, t, n) == 0)
+		return 0;
 	w_init(&w, b);
 	if (n == 1) {
 		W_LIT(&w, "{\"type\":\"task\",");
@@ -1849,4 +1922,912 @@ pr_msg_canonical(struct pr_buf *b, const cJSON *msg, enum pr_msg_type type,
 		return pr_err(eb, PR_EPROTO, "unknown message type '%.64s'",
 		    cJSON_IsString(t) ? t->valuestring : "?");
 	}
+}
+
+/* ---- fast decoders ------------------------------------------------------- */
+
+/*
+ * One pass over the line, no tree, for the two messages sent per task.
+ * A scan either takes the line or declines it; it declines everything
+ * outside the plain form (see proto.h), and the checks on each field are
+ * those of the tree decoders above, on the same double, so a line it
+ * takes decodes to what pr_msg_parse() and pr_task_decode() /
+ * pr_result_decode() make of it.  The scan only reads, and keeps the
+ * items it found in a scratch array (per thread, grown as needed and
+ * kept); only when the whole line is taken are their strings decoded in
+ * place (escapes shrink; the NUL goes where the closing quote was) and
+ * the items handed out.  So a declined line is left as it was, and no
+ * item of it has been acted on.
+ */
+
+#define FS_DEPTH_MAX	32		/* deepest value skipped */
+#define FS_NUM_MAX	40		/* longest number taken */
+
+struct fscan {
+	char *p, *end;
+};
+
+/* A string as scanned: the bytes between its quotes. */
+struct fspan {
+	char *s;
+	size_t len;
+	bool esc;		/* has escapes */
+};
+
+static inline void
+fs_ws(struct fscan *s)
+{
+	while (s->p < s->end && json_ws(*s->p))
+		s->p++;
+}
+
+/* The next non-blank byte is c: take it. */
+static inline bool
+fs_take(struct fscan *s, char c)
+{
+	fs_ws(s);
+	if (s->p < s->end && *s->p == c) {
+		s->p++;
+		return true;
+	}
+	return false;
+}
+
+/* Bytes that end a run of plain string bytes: controls, '"', '\\'. */
+static const unsigned char fs_stop[256] = {
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,	/* '"' */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,	/* '\\' */
+};
+
+static bool
+fs_str(struct fscan *s, struct fspan *out)
+{
+	char *q, *start;
+
+	fs_ws(s);
+	if (s->p >= s->end || *s->p != '"')
+		return false;
+	start = q = s->p + 1;
+	out->esc = false;
+	for (;;) {
+		while (q < s->end && !fs_stop[(unsigned char)*q])
+			q++;
+		if (q >= s->end || (unsigned char)*q < 0x20)
+			return false;
+		if (*q == '"')
+			break;
+		/* a backslash; \u is left to cJSON (surrogates, \u0000) */
+		if (q + 1 >= s->end || strchr("\"\\/bfnrt", q[1]) == NULL ||
+		    q[1] == '\0')
+			return false;
+		out->esc = true;
+		q += 2;
+	}
+	out->s = start;
+	out->len = (size_t)(q - start);
+	s->p = q + 1;
+	return true;
+}
+
+/* Decode a scanned string in place and NUL-terminate it (once). */
+static char *
+fs_finish(struct fspan *v)
+{
+	char *d = v->s, *end = v->s + v->len;
+	const char *r;
+
+	if (v->esc) {
+		for (r = v->s; r < end; r++) {
+			if (*r != '\\') {
+				*d++ = *r;
+				continue;
+			}
+			switch (*++r) {
+			case 'b': *d++ = '\b'; break;
+			case 'f': *d++ = '\f'; break;
+			case 'n': *d++ = '\n'; break;
+			case 'r': *d++ = '\r'; break;
+			case 't': *d++ = '\t'; break;
+			default: *d++ = *r; break;	/* " \\ / */
+			}
+		}
+		v->len = (size_t)(d - v->s);
+		v->esc = false;
+	}
+	v->s[v->len] = '\0';
+	return v->s;
+}
+
+static const double fs_pow10[] = {
+	1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+	1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/*
+ * A JSON number (strict grammar), as strtod reads it (which is what
+ * cJSON does): exactly, by one rounding of m / 10^k or m * 10^k when
+ * the digits fit in 2^53 and the scale in 10^22 (both operands are
+ * exact), else by strtod itself.
+ */
+static bool
+fs_num(struct fscan *s, double *out)
+{
+	const char *p, *start, *end = s->end;
+	uint64_t m = 0;
+	int nd = 0, scale = 0, e = 0;
+	bool neg = false, eneg = false;
+	double v;
+
+	fs_ws(s);
+	p = start = s->p;
+	if (p < end && *p == '-') {
+		neg = true;
+		p++;
+	}
+	if (p >= end || (unsigned)(*p - '0') > 9)
+		return false;
+	if (*p == '0')
+		p++;		/* no digits after a leading 0 */
+	else
+		for (; p < end && (unsigned)(*p - '0') <= 9; p++, nd++)
+			m = m * 10 + (uint64_t)(*p - '0');
+	if (p < end && *p == '.') {
+		p++;
+		if (p >= end || (unsigned)(*p - '0') > 9)
+			return false;
+		for (; p < end && (unsigned)(*p - '0') <= 9; p++, nd++) {
+			m = m * 10 + (uint64_t)(*p - '0');
+			scale--;
+		}
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		if (p >= end || (unsigned)(*p - '0') > 9)
+			return false;
+		for (; p < end && (unsigned)(*p - '0') <= 9; p++)
+			if (e < 10000)
+				e = e * 10 + (*p - '0');
+		scale += eneg ? -e : e;
+	}
+	if (p - start > FS_NUM_MAX)
+		return false;
+	s->p = (char *)p;
+	/* at most 19 digits: m did not wrap */
+	if (nd <= 19 && m <= ((uint64_t)1 << 53) && scale >= -22 &&
+	    scale <= 22) {
+		v = (double)m;
+		if (scale < 0)
+			v /= fs_pow10[-scale];
+		else
+			v *= fs_pow10[scale];
+		*out = neg ? -v : v;
+		return true;
+	}
+	{
+		char tmp[FS_NUM_MAX + 1];
+
+		memcpy(tmp, start, (size_t)(p - start));
+		tmp[p - start] = '\0';
+		*out = strtod(tmp, NULL);
+	}
+	return true;
+}
+
+static bool
+fs_word(struct fscan *s, const char *w, size_t n)
+{
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0)
+		return false;
+	s->p += n;
+	return true;
+}
+
+/* Any JSON value, not kept. */
+static bool
+fs_skip(struct fscan *s, int depth)
+{
+	struct fspan k;
+	double d;
+
+	if (depth > FS_DEPTH_MAX)
+		return false;
+	fs_ws(s);
+	if (s->p >= s->end)
+		return false;
+	switch (*s->p) {
+	case '"':
+		return fs_str(s, &k);
+	case 't':
+		return fs_word(s, "true", 4);
+	case 'f':
+		return fs_word(s, "false", 5);
+	case 'n':
+		return fs_word(s, "null", 4);
+	case '[':
+		s->p++;
+		if (fs_take(s, ']'))
+			return true;
+		do {
+			if (!fs_skip(s, depth + 1))
+				return false;
+		} while (fs_take(s, ','));
+		return fs_take(s, ']');
+	case '{':
+		s->p++;
+		if (fs_take(s, '}'))
+			return true;
+		do {
+			if (!fs_str(s, &k) || !fs_take(s, ':') ||
+			    !fs_skip(s, depth + 1))
+				return false;
+		} while (fs_take(s, ','));
+		return fs_take(s, '}');
+	default:
+		return fs_num(s, &d);
+	}
+}
+
+static bool
+fs_key_is(const struct fspan *k, const char *name)
+{
+	size_t n = strlen(name);
+
+	return k->len == n && memcmp(k->s, name, n) == 0;
+}
+
+/* A number the tree decoders' get_int() takes: integral, in [lo, hi]. */
+static bool
+fs_int(struct fscan *s, int64_t lo, int64_t hi, int64_t *out)
+{
+	double d;
+
+	if (!fs_num(s, &d) || !(d >= (double)lo && d <= (double)hi) ||
+	    d != floor(d))
+		return false;
+	*out = (int64_t)d;
+	return true;
+}
+
+/* A string without escapes (names compared as bytes). */
+static bool
+fs_plain(struct fscan *s, struct fspan *v)
+{
+	return fs_str(s, v) && !v->esc;
+}
+
+/* Bits of the known fields seen in one object. */
+enum {
+	F_TYPE = 1u << 0, F_SEQ = 1u << 1, F_ATTEMPT = 1u << 2,
+	F_ID = 1u << 3, F_SH = 1u << 4, F_KERNEL = 1u << 5, F_CWD = 1u << 6,
+	F_TIMEOUT = 1u << 7, F_SEED = 1u << 8, F_THREADS = 1u << 9,
+	F_STATUS = 1u << 10, F_EXIT = 1u << 11, F_SIGNAL = 1u << 12,
+	F_START = 1u << 13, F_ELAPSED = 1u << 14, F_VALUE = 1u << 15,
+	F_ERROR = 1u << 16, F_STDOUT = 1u << 17, F_STDERR = 1u << 18,
+	F_BATCH = 1u << 19, F_PARAMS = 1u << 20,
+};
+
+/* Its strings, decoded when the line is taken. */
+enum { S_ID, S_SH, S_KERNEL, S_CWD, S_N };		/* a task's */
+enum { S_ERROR = 0, S_OUT, S_ERR };			/* a result's */
+
+/* The item of a message being scanned: a task or a result. */
+struct fs_item {
+	bool tasks;
+	unsigned seen;
+	const char *params;		/* a task's "params" text */
+	size_t paramslen;
+	struct fspan str[S_N];
+	unsigned nstr;			/* bits: str[i] was set */
+	union {
+		struct pr_task_msg t;
+		struct pr_result_msg r;
+	} u;
+};
+
+static void
+fs_item_init(struct fs_item *it, bool tasks)
+{
+	it->tasks = tasks;
+	it->seen = 0;
+	it->params = NULL;
+	it->paramslen = 0;
+	it->nstr = 0;
+	memset(&it->u, 0, sizeof(it->u));
+	if (!tasks)
+		it->u.r.exit = -1;
+}
+
+/* 1: a known field, taken; 0: not one (skip it); -1: decline. */
+static int
+fs_task_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
+{
+	struct pr_task_msg *t = &it->u.t;
+	struct fspan v;
+	int64_t i;
+	int str = -1;
+	unsigned bit;
+
+	switch (k->len > 0 ? k->s[0] : 0) {
+	case 's':
+		if (fs_key_is(k, "seq")) {
+			bit = F_SEQ;
+			if (!fs_int(s, 1, (int64_t)PR_SEQ_MAX, &i))
+				return -1;
+			t->seq = (uint64_t)i;
+		} else if (fs_key_is(k, "sh")) {
+			bit = F_SH;
+			str = S_SH;
+		} else if (fs_key_is(k, "seed")) {
+			bit = F_SEED;
+			fs_ws(s);
+			if (s->p < s->end && *s->p == '"') {
+				uint64_t u = 0;
+
+				if (!fs_plain(s, &v) || v.len == 0)
+					return -1;
+				for (size_t j = 0; j < v.len; j++) {
+					unsigned dig = (unsigned)(v.s[j] - '0');
+
+					if (v.s[j] < '0' || v.s[j] > '9' ||
+					    u > (UINT64_MAX - dig) / 10)
+						return -1;
+					u = u * 10 + dig;
+				}
+				t->seed = u;
+			} else {
+				if (!fs_int(s, 0, (int64_t)PR_SEQ_MAX, &i))
+					return -1;
+				t->seed = (uint64_t)i;
+			}
+			t->has_seed = true;
+		} else {
+			return 0;
+		}
+		break;
+	case 'a':
+		if (fs_key_is(k, "attempt")) {
+			bit = F_ATTEMPT;
+			if (!fs_int(s, 1, INT_MAX, &i))
+				return -1;
+			t->attempt = (int)i;
+		} else if (fs_key_is(k, "argv")) {
+			return -1;
+		} else {
+			return 0;
+		}
+		break;
+	case 'i':
+		if (!fs_key_is(k, "id"))
+			return 0;
+		bit = F_ID;
+		str = S_ID;
+		break;
+	case 'k':
+		if (!fs_key_is(k, "kernel"))
+			return 0;
+		bit = F_KERNEL;
+		str = S_KERNEL;
+		break;
+	case 'c':
+		if (!fs_key_is(k, "cwd"))
+			return 0;
+		bit = F_CWD;
+		str = S_CWD;
+		break;
+	case 't':
+		if (fs_key_is(k, "timeout_ms")) {
+			bit = F_TIMEOUT;
+			if (!fs_int(s, 0, (int64_t)PR_SEQ_MAX, &i))
+				return -1;
+			t->timeout_ms = i;
+		} else if (fs_key_is(k, "threads")) {
+			bit = F_THREADS;
+			if (!fs_int(s, 0, PR_MAX_SLOTS, &i))
+				return -1;
+			t->threads = (int)i;
+		} else {
+			return 0;
+		}
+		break;
+	case 'p':
+		if (!fs_key_is(k, "params"))
+			return 0;
+		/* an object, kept as text for the caller (cJSON) */
+		bit = F_PARAMS;
+		fs_ws(s);
+		it->params = s->p;
+		if (s->p >= s->end || *s->p != '{' || !fs_skip(s, 1))
+			return -1;
+		it->paramslen = (size_t)(s->p - it->params);
+		break;
+	case 'e':
+		/* an object of strings: the tree decoder's */
+		if (fs_key_is(k, "env"))
+			return -1;
+		return 0;
+	default:
+		return 0;
+	}
+	if (it->seen & bit)
+		return -1;		/* a repeated key: cJSON's first wins */
+	it->seen |= bit;
+	if (str >= 0) {
+		if (!fs_str(s, &it->str[str]))
+			return -1;
+		it->nstr |= 1u << str;
+	}
+	return 1;
+}
+
+static bool
+fs_task_done(struct fs_item *it)
+{
+	struct pr_task_msg *t = &it->u.t;
+	unsigned need = F_SEQ | F_ATTEMPT;
+
+	if ((it->seen & need) != need)
+		return false;
+	if ((it->seen & (F_SH | F_KERNEL)) == F_SH)
+		t->kind = PR_KIND_SH;
+	else if ((it->seen & (F_SH | F_KERNEL)) == F_KERNEL)
+		t->kind = PR_KIND_KERNEL;
+	else
+		return false;
+	if (t->kind != PR_KIND_KERNEL) {
+		it->params = NULL;	/* checked, and ignored */
+		it->paramslen = 0;
+	}
+	return true;
+}
+
+/* A time: finite and >= 0 (get_time()). */
+static bool
+fs_time(struct fscan *s, double *out)
+{
+	return fs_num(s, out) && isfinite(*out) && *out >= 0;
+}
+
+static int
+fs_result_field(struct fscan *s, const struct fspan *k, struct fs_item *it)
+{
+	struct pr_result_msg *r = &it->u.r;
+	struct fspan v;
+	int64_t i;
+	int str = -1;
+	unsigned bit;
+
+	switch (k->len > 0 ? k->s[0] : 0) {
+	case 's':
+		if (fs_key_is(k, "seq")) {
+			bit = F_SEQ;
+			if (!fs_int(s, 1, (int64_t)PR_SEQ_MAX, &i))
+				return -1;
+			r->seq = (uint64_t)i;
+		} else if (fs_key_is(k, "status")) {
+			bit = F_STATUS;
+			if (!fs_plain(s, &v))
+				return -1;
+#define ST(name, st)	(v.len == sizeof(name) - 1 && \
+			    memcmp(v.s, name, sizeof(name) - 1) == 0 ? \
+			    (r->status = (st), true) : false)
+			if (!ST("ok", PR_ST_OK) &&
+			    !ST("failed", PR_ST_FAILED) &&
+			    !ST("timeout", PR_ST_TIMEOUT) &&
+			    !ST("cancelled", PR_ST_CANCELLED) &&
+			    !ST("error", PR_ST_ERROR))
+				return -1;
+#undef ST
+		} else if (fs_key_is(k, "signal")) {
+			bit = F_SIGNAL;
+			if (!fs_int(s, 0, 255, &i))
+				return -1;
+			r->signal = (int)i;
+		} else if (fs_key_is(k, "start")) {
+			bit = F_START;
+			if (!fs_time(s, &r->start))
+				return -1;
+		} else if (fs_key_is(k, "stdout")) {
+			bit = F_STDOUT;
+			str = S_OUT;
+		} else if (fs_key_is(k, "stderr")) {
+			bit = F_STDERR;
+			str = S_ERR;
+		} else if (fs_key_is(k, "stdout_b64") ||
+		    fs_key_is(k, "stderr_b64")) {
+			return -1;
+		} else {
+			return 0;
+		}
+		break;
+	case 'a':
+		if (!fs_key_is(k, "attempt"))
+			return 0;
+		bit = F_ATTEMPT;
+		if (!fs_int(s, 1, INT_MAX, &i))
+			return -1;
+		r->attempt = (int)i;
+		break;
+	case 'e':
+		if (fs_key_is(k, "exit")) {
+			bit = F_EXIT;
+			if (!fs_int(s, 0, 255, &i))
+				return -1;
+			r->exit = (int)i;
+		} else if (fs_key_is(k, "elapsed")) {
+			bit = F_ELAPSED;
+			if (!fs_time(s, &r->elapsed))
+				return -1;
+		} else if (fs_key_is(k, "error")) {
+			bit = F_ERROR;
+			str = S_ERROR;
+		} else if (fs_key_is(k, "extra")) {
+			return -1;	/* an object: the tree decoder's */
+		} else {
+			return 0;
+		}
+		break;
+	case 'v':
+		if (!fs_key_is(k, "value"))
+			return 0;
+		bit = F_VALUE;
+		fs_ws(s);
+		if (fs_word(s, "null", 4))
+			r->value = NAN;
+		else if (!fs_num(s, &r->value))
+			return -1;
+		r->has_value = true;
+		break;
+	default:
+		return 0;
+	}
+	if (it->seen & bit)
+		return -1;
+	it->seen |= bit;
+	if (str >= 0) {
+		if (!fs_str(s, &it->str[str]))
+			return -1;
+		it->nstr |= 1u << str;
+	}
+	return 1;
+}
+
+static bool
+fs_result_done(struct fs_item *it)
+{
+	unsigned need = F_SEQ | F_ATTEMPT | F_STATUS | F_START | F_ELAPSED;
+
+	return (it->seen & need) == need;
+}
+
+/* The line is taken: the item's strings, decoded in place. */
+static void
+fs_item_finish(struct fs_item *it)
+{
+	struct pr_task_msg *t = &it->u.t;
+	struct pr_result_msg *r = &it->u.r;
+	char *v[S_N] = { NULL, NULL, NULL, NULL };
+
+	for (int i = 0; i < S_N; i++)
+		if (it->nstr & (1u << i))
+			v[i] = fs_finish(&it->str[i]);
+	if (it->tasks) {
+		t->id = v[S_ID];
+		t->sh = v[S_SH];
+		t->kernel = v[S_KERNEL];
+		t->cwd = v[S_CWD];
+		return;
+	}
+	r->error = v[S_ERROR];
+	if (v[S_OUT] != NULL && it->str[S_OUT].len > 0) {
+		r->out = v[S_OUT];
+		r->outlen = it->str[S_OUT].len;
+	}
+	if (v[S_ERR] != NULL && it->str[S_ERR].len > 0) {
+		r->err = v[S_ERR];
+		r->errlen = it->str[S_ERR].len;
+	}
+}
+
+/* The items found, kept until the line is taken (per thread). */
+static _Thread_local struct fs_item *fs_kept;
+static _Thread_local size_t fs_kept_cap;
+
+/* The message being scanned. */
+struct fs_msg {
+	bool tasks;
+	bool keep;			/* keep the items in fs_kept */
+	const char *one, *many;		/* its type names */
+	struct fspan type;
+	char *batch;			/* the batch array, when it came
+					 * before the type */
+	bool walked;			/* the batch array was walked */
+	size_t count;			/* items walked */
+};
+
+static bool
+fs_span_is(const struct fspan *v, const char *name)
+{
+	return fs_key_is(v, name);
+}
+
+static bool
+fs_keep(struct fs_msg *m, const struct fs_item *it)
+{
+	if (!m->keep)
+		return true;
+	if (m->count == fs_kept_cap) {
+		size_t cap = fs_kept_cap ? 2 * fs_kept_cap : 64;
+		struct fs_item *v = realloc(fs_kept, cap * sizeof(*v));
+
+		if (v == NULL)
+			return false;	/* declined: the general path's */
+		fs_kept = v;
+		fs_kept_cap = cap;
+	}
+	fs_kept[m->count] = *it;
+	return true;
+}
+
+static bool fs_object(struct fscan *s, struct fs_item *it,
+    struct fs_msg *m);
+
+/* The batch array: every item checked, and kept. */
+static bool
+fs_items(struct fscan *s, struct fs_msg *m)
+{
+	struct fs_item it;
+
+	if (!fs_take(s, '['))
+		return false;
+	do {
+		fs_item_init(&it, m->tasks);
+		if (!fs_object(s, &it, NULL) ||
+		    !(m->tasks ? fs_task_done(&it) : fs_result_done(&it)) ||
+		    !fs_keep(m, &it))
+			return false;
+		m->count++;
+	} while (fs_take(s, ','));
+	m->walked = true;
+	return fs_take(s, ']');
+}
+
+/*
+ * One object: an item of a batch, or (m) the message itself, whose
+ * "type" goes to m->type.  Its batch array is walked where it is when
+ * the type came first (as parrun writes it), else it is skipped here and
+ * walked when the type is known.
+ */
+static bool
+fs_object(struct fscan *s, struct fs_item *it, struct fs_msg *m)
+{
+	struct fspan k;
+	int rc;
+
+	if (!fs_take(s, '{'))
+		return false;
+	if (fs_take(s, '}'))
+		return false;		/* no fields: not a task or result */
+	do {
+		if (!fs_str(s, &k) || k.esc || !fs_take(s, ':'))
+			return false;
+		if (m != NULL && fs_key_is(&k, "type")) {
+			if ((it->seen & F_TYPE) || !fs_plain(s, &m->type))
+				return false;
+			it->seen |= F_TYPE;
+			continue;
+		}
+		if (m != NULL && fs_key_is(&k, m->many)) {
+			if (it->seen & F_BATCH)
+				return false;
+			it->seen |= F_BATCH;
+			if ((it->seen & F_TYPE) && fs_span_is(&m->type,
+			    m->many)) {
+				if (!fs_items(s, m))
+					return false;
+				continue;
+			}
+			fs_ws(s);
+			m->batch = s->p;
+			if (!fs_skip(s, 1))
+				return false;
+			continue;
+		}
+		rc = it->tasks ? fs_task_field(s, &k, it) :
+		    fs_result_field(s, &k, it);
+		if (rc < 0 || (rc == 0 && !fs_skip(s, 1)))
+			return false;
+	} while (fs_take(s, ','));
+	return fs_take(s, '}');
+}
+
+/* The whole line, only read: its type and the item count when it is in
+ * the plain form (with keep, the items are in fs_kept), else 0. */
+static int
+fs_message(char *line, size_t len, bool tasks, bool keep, size_t *n)
+{
+	struct fscan s = { line, line + len };
+	struct fs_msg m;
+	struct fs_item it;
+	size_t bad;
+
+	*n = 0;
+	if (memchr(line, '\0', len) != NULL || !utf8_ok(line, len, &bad))
+		return 0;
+	memset(&m, 0, sizeof(m));
+	m.tasks = tasks;
+	m.keep = keep;
+	m.one = tasks ? "task" : "result";
+	m.many = tasks ? "tasks" : "results";
+	fs_item_init(&it, tasks);
+	if (!fs_object(&s, &it, &m))
+		return 0;
+	fs_ws(&s);
+	if (s.p != s.end || !(it.seen & F_TYPE))
+		return 0;
+	if (fs_span_is(&m.type, m.one)) {
+		if (!(tasks ? fs_task_done(&it) : fs_result_done(&it)) ||
+		    !fs_keep(&m, &it))
+			return 0;
+		*n = 1;
+		return tasks ? PR_MSG_TASK : PR_MSG_RESULT;
+	}
+	if (!fs_span_is(&m.type, m.many) || !(it.seen & F_BATCH))
+		return 0;
+	if (!m.walked) {
+		s.p = m.batch;
+		m.count = 0;
+		if (!fs_items(&s, &m))
+			return 0;
+	}
+	*n = m.count;
+	return tasks ? PR_MSG_TASKS : PR_MSG_RESULTS;
+}
+
+int
+pr_fast_tasks_check(const char *line, size_t len, size_t *n)
+{
+	/* only read */
+	return fs_message((char *)line, len, true, false, n);
+}
+
+int
+pr_fast_tasks_decode(char *line, size_t len, pr_fast_task_cb cb, void *arg)
+{
+	size_t n, i;
+	int type = fs_message(line, len, true, true, &n);
+
+	for (i = 0; type != 0 && i < n; i++) {
+		fs_item_finish(&fs_kept[i]);
+		cb(arg, i, n, &fs_kept[i].u.t, fs_kept[i].params,
+		    fs_kept[i].paramslen);
+	}
+	return type;
+}
+
+int
+pr_fast_results_check(const char *line, size_t len, size_t *n)
+{
+	return fs_message((char *)line, len, false, false, n);
+}
+
+int
+pr_fast_results_decode(char *line, size_t len, pr_fast_result_cb cb,
+    void *arg)
+{
+	size_t n, i;
+	int type = fs_message(line, len, false, true, &n);
+
+	for (i = 0; type != 0 && i < n; i++) {
+		fs_item_finish(&fs_kept[i]);
+		cb(arg, i, n, &fs_kept[i].u.r);
+	}
+	return type;
+}
+
+/* pr_fast_canonical(): the items, kept for the encoders. */
+struct fs_all {
+	struct pr_task_msg *t;
+	cJSON **params;
+	bool failed;
+	struct pr_result_msg *r;
+};
+
+static void
+fs_keep_task(void *arg, size_t i, size_t n, const struct pr_task_msg *t,
+    const char *params, size_t paramslen)
+{
+	struct fs_all *all = arg;
+
+	(void)n;
+	all->t[i] = *t;
+	if (params != NULL) {
+		all->params[i] = cJSON_ParseWithLength(params, paramslen);
+		all->t[i].params = all->params[i];
+		if (all->params[i] == NULL)
+			all->failed = true;
+	}
+}
+
+static void
+fs_keep_result(void *arg, size_t i, size_t n, const struct pr_result_msg *r)
+{
+	(void)n;
+	((struct fs_all *)arg)->r[i] = *r;
+}
+
+int
+pr_fast_canonical(struct pr_buf *b, char *line, size_t len)
+{
+	struct fs_all all = { NULL, NULL, false, NULL };
+	struct pr_task_ref *refs = NULL;
+	size_t *ends = NULL;
+	struct pr_buf bodies;
+	size_t n, i, start, mark = b->len;
+	int type, rc = 0;
+
+	pr_buf_init(&bodies, 0);
+	if ((type = pr_fast_tasks_check(line, len, &n)) != 0) {
+		all.t = calloc(n, sizeof(*all.t));
+		all.params = calloc(n, sizeof(*all.params));
+		refs = calloc(n, sizeof(*refs));
+		ends = calloc(n, sizeof(*ends));
+		if (all.t == NULL || all.params == NULL || refs == NULL ||
+		    ends == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		pr_fast_tasks_decode(line, len, fs_keep_task, &all);
+		if (all.failed)
+			rc = -ENOMEM;	/* or cJSON refused it: a bug */
+		for (i = 0; i < n && rc == 0; i++) {
+			rc = pr_task_body_encode(&bodies, &all.t[i]);
+			refs[i].seq = all.t[i].seq;
+			refs[i].attempt = all.t[i].attempt;
+			ends[i] = bodies.len;
+		}
+		for (i = 0, start = 0; i < n; start = ends[i], i++) {
+			refs[i].body = bodies.data + start;
+			refs[i].bodylen = ends[i] - start;
+		}
+		if (rc == 0)	/* as canon_tasks() writes them */
+			rc = pr_msg_tasks(b, refs, n);
+		goto out;
+	}
+	if ((type = pr_fast_results_check(line, len, &n)) != 0) {
+		all.r = calloc(n, sizeof(*all.r));
+		if (all.r == NULL) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		pr_fast_results_decode(line, len, fs_keep_result, &all);
+		if (type == PR_MSG_RESULT) {
+			rc = pr_msg_result(b, &all.r[0]);
+			goto out;
+		}
+		rc = pr_msg_results_open(b);
+		for (i = 0; i < n && rc == 0; i++)
+			rc = pr_msg_results_add(b, i, &all.r[i]);
+		if (rc == 0)
+			rc = pr_msg_results_close(b);
+		goto out;
+	}
+	rc = 1;
+out:
+	if (rc < 0)
+		cut(b, mark);
+	for (i = 0; all.params != NULL && i < n; i++)
+		cJSON_Delete(all.params[i]);
+	free(all.params);
+	free(all.t);
+	free(all.r);
+	free(refs);
+	free(ends);
+	pr_buf_release(&bodies);
+	return rc;
 }

@@ -354,4 +354,61 @@ int pr_msg_bye(struct pr_buf *b);
 int pr_msg_canonical(struct pr_buf *b, const cJSON *msg,
     enum pr_msg_type type, struct pr_errbuf *eb);
 
+/* ---- fast decoders --------------------------------------------------------- */
+
+/*
+ * The two messages sent once per task, "task(s)" to workers and
+ * "result(s)" back, decoded in one pass without a cJSON tree.  They take only lines in the plain form, which is what
+ * parrun's own encoders write, and decline the rest, which the caller
+ * then decodes the general way (pr_msg_parse() and pr_task_decode() /
+ * pr_result_decode()); for every line they take, what they decode is
+ * what the general way decodes (tests/unit/test_proto.c compares the two
+ * on a corpus, tests/fuzz/fuzz_proto.c on anything).
+ *
+ * The plain form: one JSON object of the type, strict JSON (only JSON
+ * whitespace; no \u escapes; no escapes in keys, "type" or "status";
+ * numbers of at most 40 characters; values nested at most 32 deep),
+ * every field the decoder reads valid and none of them twice (unknown
+ * fields are skipped), and none of the fields that are objects or
+ * arrays: tasks without "argv" and "env", results without "extra",
+ * "stdout_b64" and "stderr_b64".  A kernel task's "params" object is
+ * passed as text (params, paramslen: a span of line, not
+ * NUL-terminated; NULL when there is none or the task is not a
+ * kernel's); it is JSON that cJSON_ParseWithLength() takes, and the tree
+ * it gives is the one the general path gives.
+ *
+ * pr_fast_*_decode(): the type (PR_MSG_TASK or _TASKS, PR_MSG_RESULT or
+ * _RESULTS) when line (len bytes) is in the plain form: then, the whole
+ * line checked, cb is called for each of its n items in order (i from
+ * 0); else 0, with line unchanged and cb not called.  The strings of an
+ * item are decoded in place and NUL-terminated inside line, which is
+ * modified; they stay valid while line does.  Results: r->out / r->err
+ * point at the decoded stdout / stderr (NULL when empty); r->extra and
+ * r->extra_json are NULL.  Tasks: argv, params and env are NULL (params:
+ * see above).  The items are kept in a scratch array of the calling
+ * thread between the scan and the calls (grown as needed, never freed),
+ * so cb must not call a fast decoder itself.
+ * pr_fast_*_check(): the same answer, and *n, without decoding (line
+ * is only read).
+ */
+typedef void (*pr_fast_task_cb)(void *arg, size_t i, size_t n,
+    const struct pr_task_msg *t, const char *params, size_t paramslen);
+typedef void (*pr_fast_result_cb)(void *arg, size_t i, size_t n,
+    const struct pr_result_msg *r);
+
+int pr_fast_tasks_decode(char *line, size_t len, pr_fast_task_cb cb,
+    void *arg);
+int pr_fast_tasks_check(const char *line, size_t len, size_t *n);
+int pr_fast_results_decode(char *line, size_t len, pr_fast_result_cb cb,
+    void *arg);
+int pr_fast_results_check(const char *line, size_t len, size_t *n);
+/*
+ * For the tests: what the fast decoders make of line, written back as
+ * pr_msg_canonical() writes it (one line appended to b): 0, or 1 when
+ * neither takes line (nothing appended, line unchanged), or an
+ * encoder's error.  line is modified.  On any line this gives 1 or the
+ * bytes pr_msg_canonical() gives for the parsed original.
+ */
+int pr_fast_canonical(struct pr_buf *b, char *line, size_t len);
+
 #endif

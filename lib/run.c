@@ -1219,8 +1219,11 @@ close_handles_if_done(struct run *r)
 
 /* ---- messages from workers ------------------------------------------ */
 
+/* obj: a result as a tree; or fast: one the fast decoder took, whose
+ * output is still in the line */
 static void
-handle_result(struct worker *w, const cJSON *obj)
+handle_result(struct worker *w, const cJSON *obj,
+    const struct pr_result_msg *fast)
 {
 	struct run *r = w->r;
 	struct pr_result_msg res;
@@ -1230,8 +1233,11 @@ handle_result(struct worker *w, const cJSON *obj)
 	int64_t v = 0;
 	int rc;
 
+	if (fast != NULL)
+		v = (int64_t)fast->seq;
 	/* find the job before decoding the output into its buffers */
-	if (pr_json_get_i64(obj, "seq", 1, (int64_t)1 << 53, false, &v) < 0) {
+	if (fast == NULL &&
+	    pr_json_get_i64(obj, "seq", 1, (int64_t)1 << 53, false, &v) < 0) {
 		worker_lost(w, "sent a result without a valid 'seq'", true);
 		return;
 	}
@@ -1242,7 +1248,19 @@ handle_result(struct worker *w, const cJSON *obj)
 		    "seq %llu: dropped", w->index, (unsigned long long)seq);
 		return;
 	}
-	rc = pr_result_decode(obj, &res, &j->out, &j->err, &eb);
+	if (fast != NULL) {
+		res = *fast;
+		rc = 0;
+		if (fast->outlen > 0)
+			rc = pr_buf_add(&j->out, fast->out, fast->outlen);
+		if (rc == 0 && fast->errlen > 0)
+			rc = pr_buf_add(&j->err, fast->err, fast->errlen);
+		if (rc < 0)
+			pr_err(&eb, rc, "cannot store a result's output: %s",
+			    pr_strerror(rc));
+	} else {
+		rc = pr_result_decode(obj, &res, &j->out, &j->err, &eb);
+	}
 	if (rc < 0) {
 		worker_lost(w, pr_errmsg(&eb, rc), true);
 		return;
@@ -1354,6 +1372,17 @@ struct line_ctx {
 	struct worker *w;
 };
 
+static void
+on_fast_result(void *arg, size_t i, size_t n, const struct pr_result_msg *res)
+{
+	struct worker *w = arg;
+
+	(void)i;
+	(void)n;
+	if (w->state != W_DEAD)
+		handle_result(w, NULL, res);
+}
+
 static int
 on_worker_line(void *arg, char *line, size_t len, int err)
 {
@@ -1374,6 +1403,13 @@ on_worker_line(void *arg, char *line, size_t len, int err)
 		worker_lost(w, why, true);
 		return 1;
 	}
+	/* result(s) in the plain form: no tree (what it decodes is what
+	 * the tree would give; anything else takes the general path) */
+	if (w->state != W_STARTING) {
+		w->last_seen = uv_now(&r->loop);
+		if (pr_fast_results_decode(line, len, on_fast_result, w) != 0)
+			return w->state == W_DEAD;
+	}
 	rc = pr_msg_parse(line, len, &msg, &type, &eb);
 	if (rc < 0) {
 		char why[PR_ERRBUF_LEN + 64];
@@ -1393,7 +1429,7 @@ on_worker_line(void *arg, char *line, size_t len, int err)
 	}
 	switch (type) {
 	case PR_MSG_RESULT:
-		handle_result(w, msg);
+		handle_result(w, msg, NULL);
 		break;
 	case PR_MSG_RESULTS: {
 		const cJSON *arr = cJSON_GetObjectItemCaseSensitive(msg,
@@ -1405,7 +1441,7 @@ on_worker_line(void *arg, char *line, size_t len, int err)
 		cJSON_ArrayForEach(it, arr) {
 			if (w->state == W_DEAD)
 				break;
-			handle_result(w, it);
+			handle_result(w, it, NULL);
 		}
 		break;
 	}

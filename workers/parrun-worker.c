@@ -470,6 +470,7 @@ task_release(struct w_task *t)
 	}
 	if (--b->refs == 0) {
 		cJSON_Delete(b->root);
+		free(b->line);
 		free(b);
 	}
 }
@@ -791,6 +792,73 @@ kernel_index(const struct pr_kernel *k)
 	return -1;
 }
 
+static void start_batch(struct w_batch *b);
+
+struct fast_batch {
+	struct w_batch *b;
+	char *line;			/* the copy the tasks point into */
+	const char *params;		/* the last task's params text */
+	size_t paramslen;
+	const cJSON *tree;		/* and its tree */
+};
+
+static void
+fast_task(void *arg, size_t i, size_t n, const struct pr_task_msg *m,
+    const char *params, size_t paramslen)
+{
+	struct fast_batch *fb = arg;
+	struct w_batch *b;
+	struct w_task *t;
+	cJSON *p;
+
+	if (i == 0) {
+		fb->b = xcalloc(1, sizeof(*fb->b) + n * sizeof(fb->b->tasks[0]));
+		fb->b->n = n;
+		fb->b->line = fb->line;
+	}
+	b = fb->b;
+	t = &b->tasks[i];
+	task_init(t, b);
+	t->m = *m;
+	if (params == NULL)
+		return;
+	/* the same text as the task before (a kernel's fixed parameters):
+	 * the same tree, which kernels only read */
+	if (fb->tree != NULL && paramslen == fb->paramslen &&
+	    memcmp(params, fb->params, paramslen) == 0) {
+		t->m.params = fb->tree;
+		return;
+	}
+	/* the kernel's parameters as a tree, kept in b->root's array */
+	if ((b->root == NULL && (b->root = cJSON_CreateArray()) == NULL) ||
+	    (p = cJSON_ParseWithLength(params, paramslen)) == NULL)
+		w_fatal(-ENOMEM, "out of memory");
+	if (!cJSON_AddItemToArray(b->root, p))
+		w_fatal(-ENOMEM, "out of memory");
+	t->m.params = p;
+	fb->params = params;
+	fb->paramslen = paramslen;
+	fb->tree = p;
+}
+
+/* A task(s) line in the plain form: no tree of the message; the batch
+ * keeps a copy of the line, which the tasks' strings point into, and the
+ * trees of their params.  False when the line is not in that form. */
+static bool
+accept_fast_tasks(const char *line, size_t len)
+{
+	struct fast_batch fb = { NULL, NULL, NULL, 0, NULL };
+
+	fb.line = xcalloc(1, len + 1);
+	memcpy(fb.line, line, len);
+	if (pr_fast_tasks_decode(fb.line, len, fast_task, &fb) == 0) {
+		free(fb.line);
+		return false;
+	}
+	start_batch(fb.b);
+	return true;
+}
+
 static void
 accept_tasks(cJSON *root, enum pr_msg_type type)
 {
@@ -823,6 +891,15 @@ accept_tasks(cJSON *root, enum pr_msg_type type)
 			return;
 		}
 	}
+	start_batch(b);
+}
+
+/* A decoded batch: its tasks are queued, or finished at once. */
+static void
+start_batch(struct w_batch *b)
+{
+	size_t i, n = b->n;
+
 	b->refs = n;
 	W.unreported += n;
 	for (i = 0; i < n; i++) {
@@ -1237,6 +1314,13 @@ on_line(void *arg, char *line, size_t len, int err)
 		proto_fail("line %" PRIu64 ": longer than %zu bytes",
 		    io.framer.lines, io.framer.max_line);
 		return FEED_STOP;
+	}
+	/* task(s) in the plain form: no tree (see proto.h) */
+	if (W.phase != W_HANDSHAKE && accept_fast_tasks(line, len)) {
+		maybe_write_early();
+		if (W.phase == W_STOPPING || io.exiting)
+			return FEED_STOP;
+		return 0;
 	}
 	rc = pr_msg_parse(line, len, &root, &type, &eb);
 	if (rc < 0) {

@@ -80,7 +80,11 @@ struct w_task {
 };
 
 struct w_batch {
-	cJSON *root;
+	cJSON *root;			/* the message; or, decoded by the
+					   fast path, NULL or an array of the
+					   tasks' params */
+	char *line;			/* fast path: the copy of the line
+					   the tasks' strings point into */
 	size_t refs;			/* tasks not yet released */
 	size_t n;
 	struct w_task tasks[];

@@ -28,6 +28,21 @@ values() { # ARGS... : the per-task values by id, one "id value" a line
 	[ "$output" = 42 ]
 }
 
+@test "tasks in one message with the same or other parameters each run with their own" {
+	# no ids: the same line gives the same params text, which a worker
+	# decodes once per run of equal texts in a message
+	for n in 10 10 10 20 20 20 10 10; do printf '{"kernel":"randsum","n":%d}\n' "$n"; done > t.jsonl
+	a=$(values -j 1 --seed 7 --batch-size 1 < t.jsonl)
+	b=$(values -j 1 --seed 7 --batch-size 8 < t.jsonl)
+	[ "$(printf '%s\n' "$a" | wc -l)" -eq 8 ]
+	[ "$a" = "$b" ]
+	# and n is what counts: the same lines with n=20 throughout differ
+	# from task 1 to 3 and 7 to 8 only
+	for n in 20 20 20 20 20 20 20 20; do printf '{"kernel":"randsum","n":%d}\n' "$n"; done > u.jsonl
+	c=$(values -j 1 --seed 7 --batch-size 8 < u.jsonl)
+	diff <(printf '%s\n' "$b") <(printf '%s\n' "$c") | grep -c '^<' | grep -qx 5
+}
+
 @test "chol: value is U[2,3] of the Cholesky factor of X'X, with metrics" {
 	run -0 bash -c "echo '{\"kernel\":\"chol\",\"n\":200}' | parrun --seed 1 --results - 3>&-"
 	[ "$(printf '%s' "$output" | jq -r .status)" = ok ]

@@ -14,6 +14,12 @@
  * 3. Encoding: a line that decodes is written back by the encoders; that
  *    output must parse, decode, and write back to the same bytes (the
  *    canonical form is a fixed point).
+ * 4. The fast decoders (task(s) and result(s) without a tree): on every
+ *    line, and on the canonical form of every line that decodes (which
+ *    they should take), either they decline it, leaving it unchanged, or
+ *    the general path takes it too and both write back the same bytes;
+ *    for results, start, elapsed and value must be the same doubles, to
+ *    the bit.
  *
  * Any broken property calls abort(), which libFuzzer reports as a crash.
  * Build and run with tests/run-fuzz; seeds are in tests/fuzz/corpus/proto/.
@@ -207,17 +213,119 @@ canon(const char *line, size_t len, struct pr_buf *out)
 	return rc;
 }
 
+/* ---- 4. the fast decoders against the general path ---------------------- */
+
+struct times {
+	double v[3 * 64];
+	size_t n;
+};
+
+static void
+keep_times(void *arg, size_t i, size_t n, const struct pr_result_msg *r)
+{
+	struct times *t = arg;
+
+	(void)n;
+	if (i < 64) {
+		t->v[3 * i] = r->start;
+		t->v[3 * i + 1] = r->elapsed;
+		t->v[3 * i + 2] = r->value;
+		t->n = i + 1;
+	}
+}
+
+static bool
+same_double(double a, double b)
+{
+	return memcmp(&a, &b, sizeof(a)) == 0 || (a != a && b != b);
+}
+
+/* slow: the general path's canonical line (or its error, slow_rc) */
+static void
+check_fast(const char *line, size_t len, int slow_rc,
+    const struct pr_buf *slow)
+{
+	struct pr_errbuf eb = {0};
+	struct pr_buf fast;
+	struct times t;
+	size_t n, tn = 0, i;
+	char *copy, *orig;
+	int rc, type;
+
+	/* exact size: the decoders must keep to len */
+	copy = malloc(len ? len : 1);
+	orig = malloc(len ? len : 1);
+	if (copy == NULL || orig == NULL)
+		fail("out of memory");
+	if (len > 0) {
+		memcpy(copy, line, len);
+		memcpy(orig, line, len);
+	}
+	pr_buf_init(&fast, 0);
+	rc = pr_fast_canonical(&fast, copy, len);
+	if (rc == 1) {
+		if (fast.len != 0 || (len > 0 && memcmp(copy, orig, len) != 0))
+			fail("a declined line was changed or written");
+		if (pr_fast_tasks_check(orig, len, &n) != 0 ||
+		    pr_fast_results_check(orig, len, &n) != 0)
+			fail("check and decode disagree");
+	} else if (rc != 0) {
+		fail("pr_fast_canonical failed");
+	} else if (slow_rc != 0) {
+		fprintf(stderr, "fast: %s", fast.data);
+		fail("the fast path took a line the general path refuses");
+	} else if (slow->len != fast.len ||
+	    memcmp(slow->data, fast.data, fast.len) != 0) {
+		fprintf(stderr, "general: %sfast: %s", slow->data, fast.data);
+		fail("the fast path and the general path differ");
+	}
+	pr_buf_release(&fast);
+
+	/* the doubles, to the bit */
+	memcpy(copy, orig, len);
+	t.n = 0;
+	type = pr_fast_results_decode(copy, len, keep_times, &t);
+	if (type != 0) {
+		enum pr_msg_type mt;
+		const cJSON *it;
+		cJSON *root;
+
+		if (pr_msg_parse(orig, len, &root, &mt, &eb) != 0 ||
+		    (int)mt != type ||
+		    pr_batch_decode(root, mt, &it, &tn, &eb) != 0)
+			fail("the general path refuses a fast result line");
+		for (i = 0; i < tn && i < t.n; i++, it = it->next) {
+			struct pr_result_msg r;
+
+			if (pr_result_decode(it, &r, NULL, NULL, &eb) != 0)
+				fail("the general path refuses a result");
+			if (!same_double(r.start, t.v[3 * i]) ||
+			    !same_double(r.elapsed, t.v[3 * i + 1]) ||
+			    !same_double(r.value, t.v[3 * i + 2]))
+				fail("a number decodes to another double");
+		}
+		cJSON_Delete(root);
+	}
+	free(copy);
+	free(orig);
+}
+
 static int
 decode_line(void *arg, char *line, size_t len, int err)
 {
 	struct pr_buf one, two;
+	int rc;
 
 	(void)arg;
 	if (err != 0)
 		return 0;
 	pr_buf_init(&one, 0);
 	pr_buf_init(&two, 0);
-	if (canon(line, len, &one) == 0) {
+	rc = canon(line, len, &one);
+	check_fast(line, len, rc, &one);
+	if (rc == 0)
+		check_fast(one.data, one.len - 1, 0, &one);
+	if (rc == 0) {
 		if (one.len == 0 || one.data[one.len - 1] != '\n' ||
 		    memchr(one.data, '\n', one.len - 1) != NULL)
 			fail("encoder wrote other than one line");

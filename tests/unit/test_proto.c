@@ -8,6 +8,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdbool.h>
 
@@ -1958,4 +1959,529 @@ TEST(proto_man_page_examples)
 	}
 	free(data);
 	ASSERT(n >= 15);
+}
+
+/* ---- fast decoders against the general path --------------------------- */
+
+/*
+ * Decode line both ways and write both back in canonical form: when the
+ * fast decoders take the line, the general path must take it too and
+ * give the same bytes.  Returns whether the fast decoders took it.
+ */
+static bool
+fast_vs_tree(const char *line)
+{
+	struct pr_errbuf eb = { 0, "" };
+	struct pr_buf slow, fast;
+	enum pr_msg_type type;
+	size_t len = strlen(line);
+	cJSON *root = NULL;
+	char *copy;
+	int src = -1, frc;
+
+	pr_buf_init(&slow, 0);
+	pr_buf_init(&fast, 0);
+	copy = strdup(line);
+	ASSERT(copy != NULL);
+	if (pr_msg_parse(copy, len, &root, &type, &eb) == 0) {
+		src = pr_msg_canonical(&slow, root, type, &eb);
+		cJSON_Delete(root);
+	}
+	frc = pr_fast_canonical(&fast, copy, len);
+	if (frc == 0 && (src != 0 || slow.len != fast.len ||
+	    memcmp(slow.data, fast.data, slow.len) != 0))
+		PR_TEST_FAIL("fast and tree decoders differ on %s\n"
+		    "# tree (%d): %s# fast: %s", line, src,
+		    src == 0 ? slow.data : eb.msg, fast.data);
+	ASSERT(frc == 0 || frc == 1);
+	if (frc == 1)
+		ASSERT_EQ(fast.len, 0);
+	free(copy);
+	pr_buf_release(&slow);
+	pr_buf_release(&fast);
+	return frc == 0;
+}
+
+TEST(proto_fast_task_lines)
+{
+	static const struct { const char *line; bool fast; } c[] = {
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"id\":\"1\","
+		    "\"kernel\":\"noop\"}", true },
+		{ "{\"type\":\"tasks\",\"tasks\":[{\"seq\":1,\"attempt\":1,"
+		    "\"id\":\"a\",\"kernel\":\"noop\"},{\"seq\":2,\"attempt\":3,"
+		    "\"sh\":\"echo hi\"},{\"seq\":3,\"attempt\":1,\"id\":\"c\","
+		    "\"kernel\":\"sleep\",\"cwd\":\"/tmp\",\"timeout_ms\":1500,"
+		    "\"seed\":42,\"threads\":4}]}", true },
+		/* a batch of one */
+		{ "{\"type\":\"tasks\",\"tasks\":[{\"seq\":9,\"attempt\":1,"
+		    "\"kernel\":\"noop\"}]}", true },
+		/* odd whitespace */
+		{ " \t{ \"type\" :\r\"tasks\" , \"tasks\" : [ { \"seq\" : 2 ,"
+		    "\"attempt\":1\t,\"kernel\" : \"noop\" } ] }\r ", true },
+		/* reordered keys, the batch before its type */
+		{ "{\"kernel\":\"noop\",\"attempt\":2,\"seq\":5,\"type\":\"task\","
+		    "\"id\":\"x\"}", true },
+		{ "{\"tasks\":[{\"kernel\":\"noop\",\"seq\":7,\"attempt\":1}],"
+		    "\"type\":\"tasks\"}", true },
+		/* escapes in strings */
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"id\":\"q\\\"x\\\\\","
+		    "\"sh\":\"printf '\\\\n' \\\"a\\/b\\\"\\n\\t\\r\\b\\f\"}", true },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"id\":\"\\u00e9\","
+		    "\"kernel\":\"noop\"}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"id\":\"\xc3\xa9\","
+		    "\"kernel\":\"noop\"}", true },
+		/* unknown keys, nested, skipped */
+		{ "{\"type\":\"task\",\"zz\":{\"a\":[1,-2.5e3,{\"b\":null}],"
+		    "\"c\":true,\"d\":false,\"e\":\"\\\\\"},\"seq\":1,"
+		    "\"attempt\":1,\"kernel\":\"noop\",\"yy\":[]}", true },
+		/* the general decoder's */
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"argv\":[\"true\"]}",
+		    false },
+		/* params: text for cJSON; ignored but checked without a
+		 * kernel */
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"params\":{\"n\":3}}", true },
+		{ "{\"type\":\"tasks\",\"tasks\":[{\"seq\":1,\"attempt\":1,"
+		    "\"kernel\":\"noop\",\"params\": { \"kernel\" : \"no\\\"op\","
+		    "\"a\":[1,{\"b\":[]},null,-0.5e-3],\"c\":{}}},{\"seq\":2,"
+		    "\"params\":{},\"attempt\":1,\"kernel\":\"x\"}]}", true },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"sh\":\"true\","
+		    "\"params\":{\"n\":3}}", true },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"sh\":\"true\","
+		    "\"params\":[]}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"params\":\"n\"}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"params\":{\"n\":\"\\u0041\"}}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"params\":{\"n\":1},\"params\":{}}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"sh\":\"env\","
+		    "\"env\":{\"A\":\"b\"}}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"seq\":2,\"attempt\":1,"
+		    "\"kernel\":\"noop\"}", false },
+		{ "{\"type\":\"task\",\"type\":\"task\",\"seq\":1,\"attempt\":1,"
+		    "\"kernel\":\"noop\"}", false },
+		{ "{\"typ\\u0065\":\"task\",\"seq\":1,\"attempt\":1,"
+		    "\"kernel\":\"noop\"}", false },
+		{ "{\"type\":\"task\",\"s\\u0065q\":1,\"attempt\":1,"
+		    "\"kernel\":\"noop\"}", false },
+		/* numbers as get_int() takes them */
+		{ "{\"type\":\"task\",\"seq\":1.0,\"attempt\":1e0,"
+		    "\"kernel\":\"noop\",\"timeout_ms\":-0}", true },
+		{ "{\"type\":\"task\",\"seq\":1E2,\"attempt\":100e-2,"
+		    "\"kernel\":\"noop\"}", true },
+		{ "{\"type\":\"task\",\"seq\":9007199254740991,\"attempt\":"
+		    "2147483647,\"kernel\":\"noop\"}", true },
+		{ "{\"type\":\"task\",\"seq\":9007199254740992,\"attempt\":1,"
+		    "\"kernel\":\"noop\"}", false },
+		{ "{\"type\":\"task\",\"seq\":0,\"attempt\":1,\"kernel\":\"noop\"}",
+		    false },
+		{ "{\"type\":\"task\",\"seq\":1.5,\"attempt\":1,"
+		    "\"kernel\":\"noop\"}", false },
+		{ "{\"type\":\"task\",\"seq\":01,\"attempt\":1,"
+		    "\"kernel\":\"noop\"}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"timeout_ms\":1e400}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"timeout_ms\":1000000000000000000000000000000000000000000}",
+		    false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"threads\":65537}", false },
+		/* seeds: numbers and decimal strings */
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"seed\":\"18446744073709551615\"}", true },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"seed\":\"18446744073709551616\"}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"seed\":\"\"}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"seed\":-1}", false },
+		/* not a task */
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"sh\":\"x\","
+		    "\"kernel\":\"noop\"}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":7}",
+		    false },
+		{ "{\"type\":\"tasks\",\"tasks\":[]}", false },
+		{ "{\"type\":\"tasks\",\"tasks\":[1]}", false },
+		{ "{\"type\":\"tasks\"}", false },
+		{ "{\"type\":\"cancel\",\"seq\":1,\"attempt\":1,\"grace_ms\":5}",
+		    false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\"}"
+		    " x", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\",}",
+		    false },
+		{ "[{\"type\":\"task\"}]", false },
+		{ "", false },
+		/* what cJSON takes and JSON does not: the general path's */
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"sh\":\"a\tb\"}",
+		    false },
+		{ "{\"type\":\"task\",\x01\"seq\":1,\"attempt\":1,"
+		    "\"kernel\":\"noop\"}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"id\":\"\xff\","
+		    "\"kernel\":\"noop\"}", false },
+		{ "{\"type\":\"task\",\"seq\":1,\"attempt\":1,\"kernel\":\"noop\","
+		    "\"x\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]"
+		    "]]]]]]]]]]]]]]]]]]]]]]}", false },
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if (fast_vs_tree(c[i].line) != c[i].fast)
+			PR_TEST_FAIL("case %zu: fast path %s %s", i,
+			    c[i].fast ? "declined" : "took", c[i].line);
+}
+
+TEST(proto_fast_result_lines)
+{
+	static const struct { const char *line; bool fast; } c[] = {
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1795516844.885577,\"elapsed\":0.000002,"
+		    "\"value\":0}", true },
+		{ "{\"type\":\"results\",\"results\":[{\"seq\":1,\"attempt\":1,"
+		    "\"status\":\"failed\",\"exit\":3,\"start\":1.5,"
+		    "\"elapsed\":2,\"stdout\":\"a\\nb\\\"\",\"stderr\":\"\\t\"},"
+		    "{\"seq\":2,\"attempt\":2,\"status\":\"timeout\",\"signal\":9,"
+		    "\"start\":0,\"elapsed\":1e-6},{\"seq\":3,\"attempt\":1,"
+		    "\"status\":\"error\",\"error\":\"no such kernel 'x'\","
+		    "\"start\":3,\"elapsed\":0},{\"seq\":4,\"attempt\":1,"
+		    "\"status\":\"cancelled\",\"start\":3,\"elapsed\":0,"
+		    "\"value\":null,\"stdout\":\"\"}]}", true },
+		{ "{\"type\":\"results\",\"results\":[{\"seq\":1,\"attempt\":1,"
+		    "\"status\":\"ok\",\"start\":1,\"elapsed\":1,"
+		    "\"value\":-1.25e-7}]}", true },
+		/* reordered, whitespace, unknown keys, the type last */
+		{ "{ \"results\" : [ { \"elapsed\" : 0.5 , \"start\" : 2 ,"
+		    " \"zz\" : { \"k\" : [ true ] } , \"status\" : \"ok\" ,"
+		    " \"attempt\" : 1 , \"seq\" : 8 } ] , \"n\" : 1 ,"
+		    " \"type\" : \"results\" }", true },
+		{ "{\"type\":\"result\",\"results\":\"ignored\",\"seq\":1,"
+		    "\"attempt\":1,\"status\":\"ok\",\"start\":-0,"
+		    "\"elapsed\":0.0}", true },
+		/* times with more digits than 2^53 holds: strtod's */
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1795516844.88557712345,\"elapsed\":"
+		    "123456789012345678901234567890,\"value\":1e-300}", true },
+		/* the general decoder's */
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1,\"elapsed\":1,\"extra\":{\"seconds\":1}}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1,\"elapsed\":1,\"stdout_b64\":\"AA==\"}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1,\"elapsed\":1,\"stdout\":\"\\u001b[0m\"}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":"
+		    "\"o\\u006b\",\"start\":1,\"elapsed\":1}", false },
+		/* errors */
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"lost\","
+		    "\"start\":1,\"elapsed\":1}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":-1,\"elapsed\":1}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1e999,\"elapsed\":1}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1,\"elapsed\":1,\"exit\":256}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1,\"elapsed\":1,\"value\":\"1\"}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1,\"elapsed\":1,\"stdout\":1}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1,\"elapsed\":1,\"elapsed\":2}", false },
+		{ "{\"type\":\"results\",\"results\":[{\"seq\":1,\"attempt\":1,"
+		    "\"status\":\"ok\",\"start\":1,\"elapsed\":1},{}]}", false },
+		{ "{\"type\":\"results\",\"results\":{}}", false },
+		{ "{\"type\":\"hb\",\"t\":1,\"running\":0}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1.,\"elapsed\":1}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":.5,\"elapsed\":1}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1e,\"elapsed\":1}", false },
+		{ "{\"type\":\"result\",\"seq\":1,\"attempt\":1,\"status\":\"ok\","
+		    "\"start\":1,\"elapsed\":1,\"x\":tru}", false },
+	};
+
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		if (fast_vs_tree(c[i].line) != c[i].fast)
+			PR_TEST_FAIL("case %zu: fast path %s %s", i,
+			    c[i].fast ? "declined" : "took", c[i].line);
+}
+
+/* The encoders' own lines all take the fast path. */
+TEST(proto_fast_takes_encoded_lines)
+{
+	struct pr_task_msg t;
+	struct pr_task_ref ref[3];
+	struct pr_result_msg r;
+	struct pr_buf b, body;
+
+	pr_buf_init(&b, 0);
+	pr_buf_init(&body, 0);
+	memset(&t, 0, sizeof(t));
+	t.id = "id \"7\"\n";
+	t.kind = PR_KIND_SH;
+	t.sh = "echo 'a\\b' \x7f \xe2\x82\xac";
+	t.cwd = "/tmp";
+	t.timeout_ms = 1000;
+	t.has_seed = true;
+	t.seed = UINT64_MAX;
+	t.threads = 2;
+	ASSERT_OK(pr_task_body_encode(&body, &t));
+	for (int i = 0; i < 3; i++) {
+		ref[i].seq = 100 + (uint64_t)i;
+		ref[i].attempt = 1 + i;
+		ref[i].body = body.data;
+		ref[i].bodylen = body.len;
+	}
+	for (size_t n = 1; n <= 3; n++) {
+		pr_buf_reset(&b);
+		ASSERT_OK(pr_msg_tasks(&b, ref, n));
+		b.data[--b.len] = '\0';		/* the LF */
+		ASSERT(fast_vs_tree(b.data));
+	}
+	memset(&r, 0, sizeof(r));
+	r.seq = 5;
+	r.attempt = 1;
+	r.status = PR_ST_FAILED;
+	r.exit = 2;
+	r.start = 1795516844.123456;
+	r.elapsed = 0.25;
+	r.has_value = true;
+	r.value = 0.1;
+	r.out = "line 1\nline \"2\"\n";
+	r.outlen = strlen(r.out);
+	r.err = "warn\t\\\n";
+	r.errlen = strlen(r.err);
+	pr_buf_reset(&b);
+	ASSERT_OK(pr_msg_result(&b, &r));
+	b.data[--b.len] = '\0';
+	ASSERT(fast_vs_tree(b.data));
+	pr_buf_reset(&b);
+	ASSERT_OK(pr_msg_results_open(&b));
+	for (size_t i = 0; i < 3; i++) {
+		r.seq = 10 + i;
+		ASSERT_OK(pr_msg_results_add(&b, i, &r));
+	}
+	ASSERT_OK(pr_msg_results_close(&b));
+	b.data[--b.len] = '\0';
+	ASSERT(fast_vs_tree(b.data));
+	pr_buf_release(&b);
+	pr_buf_release(&body);
+}
+
+struct fast_rs {
+	struct pr_result_msg r[4];
+	size_t n;
+};
+
+static void
+keep_result(void *arg, size_t i, size_t n, const struct pr_result_msg *r)
+{
+	struct fast_rs *k = arg;
+
+	ASSERT_EQ(i, k->n);
+	ASSERT(n <= 4 && i < n);
+	k->r[k->n++] = *r;
+}
+
+static bool
+same_double(double a, double b)
+{
+	return memcmp(&a, &b, sizeof(a)) == 0 || (isnan(a) && isnan(b));
+}
+
+/* Numbers to the bit: the fast path's arithmetic against strtod's. */
+TEST(proto_fast_numbers_exact)
+{
+	struct pr_errbuf eb = { 0, "" };
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	char num[3][48], line[256];
+
+	for (int round = 0; round < 20000; round++) {
+		struct pr_result_msg slow;
+		struct fast_rs k;
+		enum pr_msg_type type;
+		cJSON *root;
+		size_t n, len;
+
+		for (int j = 0; j < 3; j++) {
+			int idig, fdig, e;
+			char *p = num[j];
+
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			idig = (int)(x % 12);
+			fdig = (int)(x >> 8) % 19;
+			e = (int)((x >> 16) % 64) - 32;
+			if (j == 2 && (x >> 30) % 2)
+				*p++ = '-';
+			*p++ = (char)('1' + (x >> 24) % 9);
+			for (int d = 0; d < idig; d++)
+				*p++ = (char)('0' + (x >> (d * 3 + 32)) % 10);
+			if (fdig > 0) {
+				*p++ = '.';
+				for (int d = 0; d < fdig; d++)
+					*p++ = (char)('0' + (x >> (d * 2 + 9)) %
+					    10);
+			}
+			if ((x >> 40) % 3 == 0)
+				p += sprintf(p, "e%d", e);
+			*p = '\0';
+		}
+		len = (size_t)snprintf(line, sizeof(line),
+		    "{\"type\":\"result\",\"seq\":1,\"attempt\":1,"
+		    "\"status\":\"ok\",\"start\":%s,\"elapsed\":%s,"
+		    "\"value\":%s}", num[0], num[1], num[2]);
+		ASSERT_OK(pr_msg_parse(line, len, &root, &type, &eb));
+		ASSERT_OK(pr_result_decode(root, &slow, NULL, NULL, &eb));
+		ASSERT_EQ(pr_fast_results_check(line, len, &n),
+		    PR_MSG_RESULT);
+		k.n = 0;
+		ASSERT_EQ(pr_fast_results_decode(line, len, keep_result, &k),
+		    PR_MSG_RESULT);
+		ASSERT_EQ(k.n, 1);
+		if (!same_double(slow.start, k.r[0].start) ||
+		    !same_double(slow.elapsed, k.r[0].elapsed) ||
+		    !same_double(slow.value, k.r[0].value))
+			PR_TEST_FAIL("%s %s %s: %.17g %.17g %.17g", num[0],
+			    num[1], num[2], k.r[0].start, k.r[0].elapsed,
+			    k.r[0].value);
+		cJSON_Delete(root);
+	}
+}
+
+/* In place: strings end where their quotes were; the line is changed. */
+TEST(proto_fast_decodes_in_place)
+{
+	char line[] = "{\"type\":\"results\",\"results\":[{\"seq\":3,"
+	    "\"attempt\":1,\"status\":\"error\",\"error\":\"x\\ty\","
+	    "\"stdout\":\"a\\\\b\",\"start\":1,\"elapsed\":2},{\"seq\":4,"
+	    "\"attempt\":2,\"status\":\"ok\",\"start\":1,\"elapsed\":2,"
+	    "\"stderr\":\"e\"}]}";
+	size_t len = strlen(line), n;
+	struct fast_rs k;
+
+	ASSERT_EQ(pr_fast_results_check(line, len, &n), PR_MSG_RESULTS);
+	ASSERT_EQ(n, 2);
+	ASSERT_EQ(pr_fast_tasks_check(line, len, &n), 0);
+	ASSERT_EQ(n, 0);
+	k.n = 0;
+	ASSERT_EQ(pr_fast_results_decode(line, len, keep_result, &k),
+	    PR_MSG_RESULTS);
+	ASSERT_EQ(k.n, 2);
+	ASSERT_U64_EQ(k.r[0].seq, 3);
+	ASSERT_EQ(k.r[0].status, PR_ST_ERROR);
+	ASSERT_STR_EQ(k.r[0].error, "x\ty");
+	ASSERT_EQ(k.r[0].outlen, 3);
+	ASSERT_STR_EQ(k.r[0].out, "a\\b");
+	ASSERT(k.r[0].err == NULL && k.r[0].errlen == 0);
+	ASSERT_EQ(k.r[0].exit, -1);
+	ASSERT(k.r[0].out >= line && k.r[0].out < line + len);
+	ASSERT_U64_EQ(k.r[1].seq, 4);
+	ASSERT_EQ(k.r[1].attempt, 2);
+	ASSERT(k.r[1].out == NULL && k.r[1].error == NULL);
+	ASSERT_STR_EQ(k.r[1].err, "e");
+	ASSERT(!k.r[1].has_value && k.r[1].extra_json == NULL);
+}
+
+/* A line declined on its last item: nothing handed out, nothing
+ * changed, though the items before it were in the plain form. */
+TEST(proto_fast_declines_whole_lines)
+{
+	static const char orig[] = "{\"type\":\"results\",\"results\":["
+	    "{\"seq\":1,\"attempt\":1,\"status\":\"ok\",\"start\":1,"
+	    "\"elapsed\":1,\"stdout\":\"a\\nb\"},{\"seq\":2,\"attempt\":1,"
+	    "\"status\":\"ok\",\"start\":1,\"elapsed\":1,"
+	    "\"stdout_b64\":\"AA==\"}]}";
+	char line[sizeof(orig)];
+	struct fast_rs k;
+
+	memcpy(line, orig, sizeof(orig));
+	k.n = 0;
+	ASSERT_EQ(pr_fast_results_decode(line, strlen(line), keep_result,
+	    &k), 0);
+	ASSERT_EQ(k.n, 0);
+	ASSERT_MEM_EQ(line, orig, sizeof(orig));
+}
+
+static void
+keep_task(void *arg, size_t i, size_t n, const struct pr_task_msg *t,
+    const char *params, size_t paramslen)
+{
+	struct pr_task_msg *v = arg;
+
+	ASSERT(n == 3 && i < n);
+	v[i] = *t;
+	if (i == 1)
+		ASSERT(params != NULL && paramslen == 8 &&
+		    memcmp(params, "{\"n\": 2}", 8) == 0);
+	else
+		ASSERT(params == NULL && paramslen == 0);
+}
+
+TEST(proto_fast_tasks_decode)
+{
+	char line[] = "{\"type\":\"tasks\",\"tasks\":[{\"seq\":1,\"attempt\":1,"
+	    "\"id\":\"a\\\"\",\"sh\":\"echo\",\"params\":{\"x\":1}},"
+	    "{\"seq\":2,\"attempt\":2,\"kernel\":\"noop\",\"params\":{\"n\": 2},"
+	    "\"timeout_ms\":5},{\"seq\":3,\"attempt\":1,\"kernel\":\"k\","
+	    "\"cwd\":\"/\",\"seed\":\"7\",\"threads\":3}]}";
+	struct pr_task_msg v[3];
+	size_t n;
+
+	ASSERT_EQ(pr_fast_tasks_check(line, strlen(line), &n), PR_MSG_TASKS);
+	ASSERT_EQ(n, 3);
+	ASSERT_EQ(pr_fast_tasks_decode(line, strlen(line), keep_task, v),
+	    PR_MSG_TASKS);
+	ASSERT_STR_EQ(v[0].id, "a\"");
+	ASSERT_EQ(v[0].kind, PR_KIND_SH);
+	ASSERT_STR_EQ(v[0].sh, "echo");
+	ASSERT(v[0].kernel == NULL && v[0].params == NULL);
+	ASSERT(v[1].id == NULL);
+	ASSERT_EQ(v[1].kind, PR_KIND_KERNEL);
+	ASSERT_STR_EQ(v[1].kernel, "noop");
+	ASSERT_EQ(v[1].timeout_ms, 5);
+	ASSERT_EQ(v[1].attempt, 2);
+	ASSERT_STR_EQ(v[2].cwd, "/");
+	ASSERT(v[2].has_seed && v[2].seed == 7);
+	ASSERT_EQ(v[2].threads, 3);
+	ASSERT_U64_EQ(v[2].seq, 3);
+}
+
+/* Task messages are stored directly when the buffer has room for the
+ * estimate, else piece by piece: the same bytes either way. */
+TEST(proto_tasks_direct_and_piecewise_agree)
+{
+	struct pr_task_ref ref[3] = {
+		{ 1, 1, "\"id\":\"1\",\"kernel\":\"noop\"", 24 },
+		{ PR_SEQ_MAX, INT_MAX, "", 0 },
+		{ 18, INT_MIN, "\"sh\":\"x\"", 8 },
+	};
+
+	for (size_t n = 1; n <= 3; n++) {
+		struct pr_buf direct, piece;
+
+		pr_buf_init(&direct, 0);
+		ASSERT_OK(pr_buf_add(&direct, "x", 1));
+		ASSERT_OK(pr_msg_tasks(&direct, ref, n));
+		/* a cap that fits the line but not the estimate */
+		pr_buf_init(&piece, direct.len);
+		ASSERT_OK(pr_buf_add(&piece, "x", 1));
+		ASSERT_OK(pr_msg_tasks(&piece, ref, n));
+		ASSERT_EQ(piece.len, direct.len);
+		ASSERT_MEM_EQ(piece.data, direct.data, direct.len + 1);
+		/* one byte less: refused, nothing appended */
+		pr_buf_release(&piece);
+		pr_buf_init(&piece, direct.len - 1);
+		ASSERT_OK(pr_buf_add(&piece, "x", 1));
+		ASSERT(pr_msg_tasks(&piece, ref, n) < 0);
+		ASSERT_EQ(piece.len, 1);
+		ASSERT_STR_EQ(piece.data, "x");
+		if (n == 3)
+			ASSERT(strstr(direct.data, "{\"seq\":18,\"attempt\":"
+			    "-2147483648,\"sh\":\"x\"}]}\n") != NULL);
+		pr_buf_release(&direct);
+		pr_buf_release(&piece);
+	}
 }
