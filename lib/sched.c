@@ -102,18 +102,23 @@ pr_sched_batch(const struct pr_sched *s, size_t pending, bool input_done)
 size_t
 pr_sched_window(const struct pr_sched *s, int slots, unsigned batch)
 {
-	size_t prefetch = 2 * (size_t)batch;
+	size_t prefetch = 0;
 
 	if (slots < 1)
 		slots = 1;
 	/*
-	 * Tiny tasks with a small batch (--batch-size 1): two batches are
-	 * gone before the next message arrives, and the worker waits a
-	 * round trip every few tasks.  Hold PR_SCHED_PREFETCH_TIME of
-	 * measured work instead, so many tasks share each read, write and
-	 * wake-up; long tasks keep the two batches, never held away from
-	 * an idle worker.
+	 * What a worker holds beyond its slots, so that the next task is
+	 * there when one ends.  Tasks sent in batches (a fixed
+	 * --batch-size, or auto batches of short tasks): two batches.
+	 * Measured tasks: also PR_SCHED_PREFETCH_TIME of their work if that
+	 * is more, so tiny tasks share each read, write and wake-up, while
+	 * tasks longer than that are never held away from an idle worker.
+	 * Tasks of unknown length, one at a time: nothing (a long task
+	 * queued on the first worker to say hello would wait behind
+	 * another while later workers idle).
 	 */
+	if (s->fixed_batch > 0 || batch > 1)
+		prefetch = 2 * (size_t)batch;
 	if (s->task_time >= 0) {
 		double want = s->task_time > 0 ?
 		    PR_SCHED_PREFETCH_TIME / s->task_time :

@@ -59,9 +59,10 @@ unsigned pr_sched_batch(const struct pr_sched *s, size_t pending,
 /*
  * How many tasks a worker with `slots` slots may hold (running plus
  * queued) given the batch size: slots to run, plus a prefetch of two
- * batches so a new batch is already there when one finishes, or of
+ * batches when tasks go in batches (fixed, or auto above 1), or of
  * PR_SCHED_PREFETCH_TIME of measured work if that is more (tiny tasks in
- * small batches), at most PR_SCHED_PREFETCH_MAX.
+ * small batches), at most PR_SCHED_PREFETCH_MAX; nothing beyond the
+ * slots for tasks of unknown length sent one at a time.
  */
 size_t pr_sched_window(const struct pr_sched *s, int slots, unsigned batch);
 

@@ -87,9 +87,18 @@ TEST(sched_window_holds_slots_plus_two_batches)
 	struct pr_sched s;
 
 	pr_sched_init(&s, PR_SCHED_DYNAMIC, 0, 2);
-	ASSERT_EQ(pr_sched_window(&s, 1, 1), 3);
+	/* unknown length, one at a time: the slots alone */
+	ASSERT_EQ(pr_sched_window(&s, 1, 1), 1);
+	ASSERT_EQ(pr_sched_window(&s, 0, 1), 1);
+	ASSERT_EQ(pr_sched_window(&s, 4, 1), 4);
+	/* batches: two of them */
 	ASSERT_EQ(pr_sched_window(&s, 4, 64), 132);
-	ASSERT_EQ(pr_sched_window(&s, 0, 1), 3);
+	/* long measured tasks: nothing queued behind a running one */
+	pr_sched_observe(&s, 2.0, 1);
+	ASSERT_EQ(pr_sched_window(&s, 3, 1), 3);
+	/* a fixed batch size is the user's: two batches whatever */
+	pr_sched_init(&s, PR_SCHED_DYNAMIC, 5, 2);
+	ASSERT_EQ(pr_sched_window(&s, 1, 5), 11);
 }
 
 TEST(sched_window_holds_a_millisecond_of_tiny_tasks)
