@@ -36,6 +36,7 @@ struct pr_srun {
 	int open_handles;
 	bool proc_init, spawned, exited, closing, in_closed;
 	int stage;			/* 0 none, 1 waiting, 2 TERM sent */
+	bool quiet;			/* stopping: output to the debug log */
 	struct pr_srun_cb cb;
 	char dir[PATH_MAX];		/* private directory, or "" */
 	char conf[PATH_MAX + 32];
@@ -230,10 +231,17 @@ remove_conf(struct pr_srun *s)
 /* ---- srun's output ------------------------------------------------------- */
 
 static void
-emit(const char *p, size_t n)
+emit(const char *p, size_t n, bool quiet)
 {
 	if (n == sizeof(benign_line) - 1 && memcmp(p, benign_line, n) == 0) {
 		pr_log_debug("%s", benign_line);
+		return;
+	}
+	if (quiet) {
+		if (n > 0 && p[n - 1] == '\n')
+			n--;
+		if (n > 0)
+			pr_log_debug("srun, stopping: %.*s", (int)n, p);
 		return;
 	}
 	while (n > 0) {
@@ -260,13 +268,13 @@ flush_lines(struct pr_srun *s, bool all)
 		/* the benign line is compared without its LF */
 		if (i - start == sizeof(benign_line) - 1 &&
 		    memcmp(s->line.data + start, benign_line, i - start) == 0)
-			emit(s->line.data + start, i - start);
+			emit(s->line.data + start, i - start, s->quiet);
 		else
-			emit(s->line.data + start, i - start + 1);
+			emit(s->line.data + start, i - start + 1, s->quiet);
 		start = i + 1;
 	}
 	if (all || s->line.len - start >= LINE_MAX_OUT) {
-		emit(s->line.data + start, s->line.len - start);
+		emit(s->line.data + start, s->line.len - start, s->quiet);
 		start = s->line.len;
 	}
 	pr_buf_consume(&s->line, start);
@@ -290,7 +298,7 @@ on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf)
 	if (n > 0) {
 		if (pr_buf_add(&s->line, buf->base, (size_t)n) < 0) {
 			flush_lines(s, true);
-			emit(buf->base, (size_t)n);
+			emit(buf->base, (size_t)n, s->quiet);
 			return;
 		}
 		flush_lines(s, false);
@@ -374,6 +382,10 @@ pr_srun_stop(struct pr_srun *s, int grace_ms)
 {
 	if (s->exited || s->closing)
 		return;
+	/* what srun says from here on is the step's end: complete lines
+	 * before now are out already */
+	flush_lines(s, false);
+	s->quiet = true;
 	if (grace_ms <= 0) {
 		if (s->stage < 2)
 			on_timer(&s->timer);

@@ -116,7 +116,9 @@ bool pr_srun_exited(const struct pr_srun *s);
  * Ask srun to end: nothing for grace_ms (the workers have been told to
  * leave; the step ends when they have), then SIGTERM (srun cancels the
  * step), SIGKILL 3 s later.  grace_ms 0: SIGTERM now.  Nothing once it
- * has exited.
+ * has exited.  From here on srun's output (the step's teardown, a
+ * late worker that finds the listener closed) is logged at debug level,
+ * not copied to stderr.
  */
 void pr_srun_stop(struct pr_srun *s, int grace_ms);
 

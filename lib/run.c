@@ -154,6 +154,7 @@ struct worker {
 	bool respawn_due;		/* --respawn: replace it once closed */
 	/* workers that connect back over TCP */
 	bool node;			/* a Slurm node's: started by srun */
+	bool absent;			/* node: given up before it came */
 	bool tcp;			/* came through a listener */
 	struct lsn *lsn;		/* node: the port it connects to */
 };
@@ -1193,8 +1194,16 @@ close_handles_if_done(struct run *r)
 		 * to see that before it is told to */
 		if (!r->srun_exited) {
 			if (!r->srun_stopping) {
+				int grace = 3000;
+
+				/* a node that never came (a run shorter than
+				 * its start): its worker would keep trying to
+				 * connect, and the step would not end itself */
+				for (int i = 0; i < r->nworkers; i++)
+					if (r->workers[i]->absent)
+						grace = 0;
 				r->srun_stopping = true;
-				pr_srun_stop(r->srun, 3000);
+				pr_srun_stop(r->srun, grace);
 			}
 			return;
 		}
@@ -1366,6 +1375,12 @@ handle_hello(struct worker *w, const cJSON *msg)
 	w->state = W_READY;
 	pr_log_debug("worker %d ready: host '%s' pid %ld slots %d", w->index,
 	    w->host, w->pid, w->slots);
+	/* a TCP worker's hello comes from a timer (the transport replays
+	 * it after the handshake), after which the loop would sleep in poll
+	 * until the next event before iterate() sends the welcome and the
+	 * first tasks: up to a heartbeat later.  Wake it. */
+	if (!uv_is_closing((uv_handle_t *)&r->wake))
+		uv_async_send(&r->wake);
 }
 
 struct line_ctx {
@@ -1946,6 +1961,7 @@ node_gone(struct worker *w, const char *why)
 		pr_log_error("node '%s' never connected%s", w->host, why);
 	w->state = W_DEAD;
 	w->closed = true;
+	w->absent = true;
 	w->dead_at = uv_now(&r->loop);
 	r->alive--;
 	if (w->lsn != NULL)

@@ -201,7 +201,8 @@ env_counts(pr_getenv_fn get, void *ctx, const char *var, size_t nnodes,
 		    "the %zu node%s of %s '%s'", var, snip,
 		    total > nnodes ? "more than " : "",
 		    total > nnodes ? nnodes : total,
-		    total == 1 ? "" : "s", nnodes, nnodes == 1 ? "" : "s",
+		    (total > nnodes ? nnodes : total) == 1 ? "" : "s",
+		    nnodes, nnodes == 1 ? "" : "s",
 		    listvar, lsnip);
 	}
 	if (rc < 0) {
@@ -274,6 +275,24 @@ pr_slurmenv_read(struct pr_hosts *hs, struct pr_slurmenv *se,
 		goto out;
 	step = get("SLURM_STEP_ID", ctx);
 	se->in_step = step != NULL && step[0] != '\0';
+	if (se->in_step) {
+		int st = 0;
+
+		/* srun -n2 parrun: two parruns, each running every task */
+		rc = env_int(get, ctx, "SLURM_STEP_NUM_TASKS", NULL,
+		    PR_HOSTS_SLOTS_MAX, &st, eb);
+		if (rc < 0)
+			goto out;
+		if (st == 0)
+			st = se->ntasks;	/* the step's, in a step */
+		if (st > 1) {
+			rc = pr_err(eb, PR_ECONFIG, "running as one of %d "
+			    "tasks of Slurm step %s.%s, each copy would run "
+			    "every task: start one (srun -n1 parrun ...), or "
+			    "run parrun without srun", st, se->job_id, step);
+			goto out;
+		}
+	}
 	rc = env_counts(get, ctx, "SLURM_JOB_CPUS_PER_NODE", hl.n, which,
 	    list, &cpus, eb);
 	if (rc < 0)

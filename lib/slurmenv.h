@@ -75,7 +75,9 @@ bool pr_slurmenv_present(pr_getenv_fn get, void *ctx);
  * Read the allocation and add its nodes to hs (in the node list's order).
  * se (may be NULL) gets the summary.  Errors name the variable:
  * "SLURM_TASKS_PER_NODE '2(x3),1' gives 4 counts for the 3 nodes of
- * SLURM_JOB_NODELIST 'n[1-3]'".  Returns 0, PR_ECONFIG, PR_ELIMIT or
+ * SLURM_JOB_NODELIST 'n[1-3]'".  Inside a step (SLURM_STEP_ID set) of
+ * more than one task (SLURM_STEP_NUM_TASKS, else SLURM_NTASKS) it is an
+ * error: every copy of parrun would run every task.  Returns 0, PR_ECONFIG, PR_ELIMIT or
  * -ENOMEM; on error hs may hold some of the nodes.
  */
 int pr_slurmenv_read(struct pr_hosts *hs, struct pr_slurmenv *se,

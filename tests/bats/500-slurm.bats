@@ -7,6 +7,7 @@
 
 bats_require_minimum_version 1.5.0
 load helpers
+load slurm
 
 setup_file() {
 	export SL_CPUS=2
@@ -32,48 +33,13 @@ teardown() {
 	helpers_teardown
 }
 
-# alloc SALLOC_ARGS... CMD...: CMD inside a new allocation
-alloc() {
-	timeout 60 salloc -Q "$@" 3>&-
-}
-
-# conc RESULTS: "HOST N" lines, N the most tasks that ran at once there
-# (an interval is trimmed by 50 ms: start is wall-clock time and elapsed
-# monotonic, so back-to-back tasks can seem to overlap a little)
-conc() {
-	jq -r '[.host, .start, .start + .elapsed - 0.05] | @tsv' "$1" |
-		awk '{ print $1, $2, 1; print $1, $3, -1 }' |
-		sort -k2,2g -k3,3n |
-		awk '{ n[$1] += $3; if (n[$1] > m[$1]) m[$1] = n[$1] }
-		    END { for (h in m) print h, m[h] }' | sort
-}
-
-# exact RESULTS N: ids 1..N, each once, every one ok, each run where
-# its record says (the task printed its hostname and SLURMD_NODENAME)
-exact() {
-	[ "$(jq -r .id "$1" | sort -n | tr '\n' ' ')" = "$(seq 1 "$2" | tr '\n' ' ')" ]
-	jq -e -s 'all(.[]; .status == "ok")' "$1"
-	jq -e -s 'all(.[]; .stdout == "\(.host) \(.host)\n")' "$1"
-}
-
-# wrapper FILE NODE fail|slow: a worker program that does not start on
-# NODE (exit 3), or starts there 2 s late; elsewhere it is parrun-worker
-wrapper() {
-	cat >"$1" <<EOF
-#!/bin/sh
-if [ "\$SLURMD_NODENAME" = "$2" ]; then
-	case $3 in
-	fail) echo "wrapper: no worker on $2" >&2; exit 3 ;;
-	slow) sleep 2 ;;
-	esac
-fi
-exec "$WORKER" "\$@"
-EOF
-	chmod +x "$1"
-}
-
 # the task of most tests: prints where it ran
 TASK=(sh -c 'sleep 0.2; echo $(hostname) $SLURMD_NODENAME')
+# the same, once both nodes have started a task (see meet)
+both() {
+	echo "$(meet "$BATS_TEST_TMPDIR" h1 h2) sleep ${1:-0.2};" \
+		'echo $(hostname) $SLURMD_NODENAME'
+}
 
 @test "slurm: parrun hosts shows the allocation; --launcher picks the way" {
 	run -0 alloc -N2 -n3 bash -c "$PARRUN hosts --json |
@@ -94,7 +60,7 @@ TASK=(sh -c 'sleep 0.2; echo $(hostname) $SLURMD_NODENAME')
 }
 
 @test "slurm: under salloc, tasks run on every node of the allocation and nowhere else" {
-	alloc -N2 -n4 "$PARRUN" --results res.jsonl "${TASK[@]}" \
+	alloc -N2 -n4 "$PARRUN" --results res.jsonl sh -c "$(both)" \
 		::: $(seq 1 20) >/dev/null 2>err
 	cat err
 	exact res.jsonl 20
@@ -111,8 +77,8 @@ TASK=(sh -c 'sleep 0.2; echo $(hostname) $SLURMD_NODENAME')
 @test "slurm: each node runs as many tasks at once as its slots" {
 	# -n3 on two 2-CPU nodes: SLURM_TASKS_PER_NODE=2,1
 	alloc -N2 -n3 bash -c "$PARRUN hosts --json >hosts.json &&
-		$PARRUN --results res.jsonl sh -c 'sleep 0.4; \
-		echo \$(hostname) \$SLURMD_NODENAME' ::: \$(seq 1 12) >/dev/null"
+		$PARRUN --results res.jsonl sh -c '$(both 0.4)' \
+		::: \$(seq 1 12) >/dev/null"
 	exact res.jsonl 12
 	jq -r '.hosts[] | "\(.host) \(.slots)"' hosts.json | sort >slots
 	conc res.jsonl >seen
@@ -123,9 +89,8 @@ TASK=(sh -c 'sleep 0.2; echo $(hostname) $SLURMD_NODENAME')
 @test "slurm: sbatch --wait runs examples/slurm.sbatch: tasks from a file, --results" {
 	# each task waits (bounded) until both nodes have started one, so
 	# both take part whichever connects first
-	local d=$BATS_TEST_TMPDIR
 	for i in $(seq 1 8); do
-		printf '{"id":"%d","sh":"touch %s/on.$(hostname); i=0; while { [ ! -e %s/on.h1 ] || [ ! -e %s/on.h2 ]; } && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done; echo $(hostname) $SLURMD_NODENAME"}\n' "$i" "$d" "$d" "$d"
+		jq -n -c --arg id "$i" --arg sh "$(both 0)" '{id: $id, sh: $sh}'
 	done >tasks.jsonl
 	timeout 60 sbatch -Q --wait -N2 --ntasks-per-node=2 -o job.out \
 		"$TOP/examples/slurm.sbatch" tasks.jsonl res.jsonl 3>&-
@@ -146,14 +111,15 @@ TASK=(sh -c 'sleep 0.2; echo $(hostname) $SLURMD_NODENAME')
 	ln -s "$WORKER" "w-$MARK"
 	start_bg timeout 60 salloc -Q -N2 -n4 "$PARRUN" \
 		--remote-worker "$PWD/w-$MARK" --results res.jsonl \
-		sh -c 'sleep 0.3; echo $(hostname) $SLURMD_NODENAME' \
-		::: $(seq 1 30) >/dev/null 2>err
+		sh -c "$(both 0.3)" ::: $(seq 1 30) >/dev/null 2>err
 	SA=$BG_PID
+	# h2's worker, once it runs a task
 	victim=
-	for ((i = 0; i < 200; i++)); do
+	for ((i = 0; i < 400; i++)); do
 		for p in $(pgrep -f -- "w-$MARK --connect"); do
 			if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null |
-				grep -qx SLURMD_NODENAME=h2; then
+				grep -qx SLURMD_NODENAME=h2 &&
+				pgrep -P "$p" >/dev/null; then
 				victim=$p
 			fi
 		done
@@ -161,7 +127,6 @@ TASK=(sh -c 'sleep 0.2; echo $(hostname) $SLURMD_NODENAME')
 		sleep 0.05
 	done
 	[ -n "$victim" ]
-	sleep 1
 	kill -9 "$victim"
 	rc=0
 	wait "$SA" || rc=$?
@@ -197,21 +162,21 @@ TASK=(sh -c 'sleep 0.2; echo $(hostname) $SLURMD_NODENAME')
 }
 
 @test "slurm: the listener is on the address the nodes reach, not on every interface" {
-	# h2's worker comes 2 s late: its listener is still open to be seen
-	wrapper slow.sh h2 slow
+	# h2's worker waits for the file 'go': its listener is still open
+	# to be seen once h1 runs a task
+	wrapper slow.sh h2 hold
 	start_bg timeout 60 salloc -Q -N2 -n2 "$PARRUN" \
 		--remote-worker "$PWD/slow.sh" --results res.jsonl \
-		sh -c 'sleep 0.3; echo $(hostname) $SLURMD_NODENAME' "$MARK" \
-		::: $(seq 1 16) >/dev/null 2>err
+		sh -c "$(both 0.3)" "$MARK" ::: $(seq 1 16) >/dev/null 2>err
 	SA=$BG_PID
 	pp=
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < 400; i++)); do
 		pp=$(pgrep -f -- "^$PARRUN .*$MARK" || true)
-		[[ -n $pp ]] && break
+		[[ -n $pp && -e on.h1 ]] && break
 		sleep 0.05
 	done
 	[ -n "$pp" ]
-	sleep 1
+	[ -e on.h1 ]
 	# parrun's own sockets (salloc lets its children inherit one of its
 	# own, which they then hold too)
 	ss -ltnpH | grep "users:((\"parrun\",pid=$pp,fd=[0-9]*))" |
@@ -219,6 +184,7 @@ TASK=(sh -c 'sleep 0.2; echo $(hostname) $SLURMD_NODENAME')
 	cat addrs
 	[ -s addrs ]
 	run ! grep -v "^$GW:[0-9]*\$" addrs
+	touch go
 	rc=0
 	wait "$SA" || rc=$?
 	[ "$rc" -eq 0 ]
@@ -258,8 +224,7 @@ TASK=(sh -c 'sleep 0.2; echo $(hostname) $SLURMD_NODENAME')
 	# one fixed port for all: the nodes are told apart by their names
 	start_bg timeout 60 salloc -Q -N2 -n4 "$PARRUN" --launcher srun \
 		--listen "$GW:$port" --secret-file sec --results res.jsonl \
-		sh -c 'sleep 0.3; echo $(hostname) $SLURMD_NODENAME' \
-		::: $(seq 1 16) >/dev/null 2>err
+		sh -c "$(both 0.3)" ::: $(seq 1 16) >/dev/null 2>err
 	SA=$BG_PID
 	rc=0
 	PARRUN_CONNECT_MS=5000 "$WORKER" --connect "$GW:$port" \
@@ -285,8 +250,7 @@ TASK=(sh -c 'sleep 0.2; echo $(hostname) $SLURMD_NODENAME')
 	(umask 077 && openssl rand -hex 32 >sec)
 	alloc -N2 -n2 bash -c "
 		$PARRUN --listen $GW:0 --secret-file sec --results res.jsonl \
-			sh -c 'sleep 0.2; echo \$(hostname) \$SLURMD_NODENAME' \
-			::: \$(seq 1 10) >/dev/null 2>err &
+			sh -c '$(both)' ::: \$(seq 1 10) >/dev/null 2>err &
 		for i in \$(seq 1 100); do
 			grep -q 'listening for workers' err && break
 			sleep 0.05

@@ -14,7 +14,8 @@
 #   SL_DIR    state directory (required; e.g. a mktemp -d)
 #   SL_PORT   slurmctld port; slurmd ports follow it (default: a free range
 #             drawn at random)
-#   SL_CPUS   CPUs per node (default: nproc for single, 1 otherwise)
+#   SL_CPUS   CPUs per node (default: nproc for single, 1 otherwise; may
+#             be more than the machine has)
 #   SL_AUTH   munge (default) | none (auth/none, insecure, faster)
 #   SL_NOINADDRANY=1   slurmd binds its node address, not 0.0.0.0
 #   SL_KEEP_ON_FAIL=1  on failure keep daemons and $SL_DIR for debugging
@@ -219,6 +220,8 @@ MailProg=/bin/true
 KillWait=5
 MinJobAge=10
 SlurmdTimeout=30
+# the nodes have the CPUs given here (SL_CPUS), even more than the machine's
+SlurmdParameters=config_overrides
 $COMMPARAM
 $(printf '%s\n' "${NODES[@]}")
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO

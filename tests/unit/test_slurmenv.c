@@ -218,6 +218,35 @@ TEST(slurmenv_inside_a_step)
 	pr_hosts_release(&hs);
 }
 
+/* srun -n2 parrun: two copies would each run every task. */
+TEST(slurmenv_step_of_several_tasks)
+{
+	const char *two[] = {
+		"SLURM_JOB_ID=16", "SLURM_JOB_NODELIST=vm", "SLURM_STEP_ID=0",
+		"SLURM_STEP_NUM_TASKS=2", "SLURM_NTASKS=2",
+		"SLURM_JOB_CPUS_PER_NODE=2", NULL
+	};
+	const char *old[] = {
+		"SLURM_JOB_ID=16", "SLURM_JOB_NODELIST=vm", "SLURM_STEP_ID=3",
+		"SLURM_NTASKS=4", NULL
+	};
+	const char *one[] = {
+		"SLURM_JOB_ID=16", "SLURM_JOB_NODELIST=vm", "SLURM_STEP_ID=0",
+		"SLURM_STEP_NUM_TASKS=1", "SLURM_NTASKS=1",
+		"SLURM_JOB_CPUS_PER_NODE=2", NULL
+	};
+	struct pr_hosts hs;
+
+	ASSERT_STR_EQ(read_err(two), "running as one of 2 tasks of Slurm "
+	    "step 16.0, each copy would run every task: start one "
+	    "(srun -n1 parrun ...), or run parrun without srun");
+	ASSERT(strstr(read_err(old), "one of 4 tasks of Slurm step 16.3,")
+	    != NULL);
+	ASSERT_OK(read_env(&hs, NULL, one));
+	ASSERT_NODE(&hs, 0, "vm", 2, 2);
+	pr_hosts_release(&hs);
+}
+
 TEST(slurmenv_old_names_and_defaults)
 {
 	const char *env[] = {
