@@ -164,7 +164,8 @@ if [[ ${SL_AUTH:-munge} == munge ]]; then
 		--seed-file="$M/munged.seed" \
 		</dev/null >"$SL_DIR/log/munged.out" 2>&1 3>&- &
 	echo $! >"$SL_DIR/munged.pidx"
-	for ((i = 0; i < 100; i++)); do
+	# (a loaded machine has taken over 5 s: wait up to 30)
+	for ((i = 0; i < 600; i++)); do
 		[[ -S $M/munge.sock ]] && break
 		alive_pidx "$SL_DIR/munged.pidx" || break
 		sleep 0.05
@@ -172,6 +173,7 @@ if [[ ${SL_AUTH:-munge} == munge ]]; then
 	if ! munge -S "$M/munge.sock" -n </dev/null |
 		unmunge -S "$M/munge.sock" >/dev/null; then
 		echo "slurm-up: munged not working" >&2
+		tail -20 "$M/munged.log" >&2 2>/dev/null || true
 		exit 1
 	fi
 	AUTHCONF="AuthType=auth/munge
