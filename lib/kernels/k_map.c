@@ -8,6 +8,7 @@
  * chunks of blocks of MAP_BLOCK elements; each block is summed on its own
  * (Neumaier) and the block sums are added in block order afterwards, so
  * the value is the same bits whatever the number of threads.
+ * ctx->stop is looked at between blocks (~0.1 ms each).
  */
 #include <errno.h>
 #include <math.h>
@@ -29,6 +30,7 @@ struct map_job {
 	double *x;
 	struct pr_ksum *part;
 	size_t n, nblk;
+	const atomic_int *stop;
 };
 
 static void
@@ -52,7 +54,7 @@ map_part(void *arg, int id, int nth, struct pr_kteam *team)
 	size_t b, i, end;
 
 	(void)team;
-	for (b = b0; b < b1; b++) {
+	for (b = b0; b < b1 && !pr_kstop_set(j->stop); b++) {
 		struct pr_ksum k = { 0, 0 };
 
 		end = (b + 1) * MAP_BLOCK < j->n ? (b + 1) * MAP_BLOCK : j->n;
@@ -108,12 +110,16 @@ map_run(const cJSON *params, struct pr_kctx *ctx)
 		    "%zu MiB for n=%zu", (bytes + pbytes) >> 20, j.n);
 	j.x = s->x.p;
 	j.part = s->part.p;
-	pr_kfill_double(j.x, j.n, ctx->seed,
-	    pr_kstream(ctx), nth);
+	j.stop = ctx->stop;
+	if (pr_kfill_double_stop(j.x, j.n, ctx->seed, pr_kstream(ctx), nth,
+	    ctx->stop) < 0)
+		return pr_kstopped_err(ctx, "map");
 	if (j.nblk < 16)
 		nth = 1;
 	t0 = pr_ktime();
 	used = pr_kteam_run(nth, map_part, &j);
+	if (pr_kstopped(ctx))
+		return pr_kstopped_err(ctx, "map");
 	for (b = 0; b < j.nblk; b++) {
 		pr_ksum_add(&tot, j.part[b].s);
 		tot.c += j.part[b].c;

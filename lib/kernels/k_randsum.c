@@ -21,6 +21,8 @@
  * compensated summation gives (it is the correctly rounded sum), costs
  * less than a floating-point add per term, and makes the value of a task
  * independent of how the loop is blocked or vectorized.
+ *
+ * ctx->stop is looked at every STOP_EVERY chunks of draws.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -35,21 +37,29 @@ __extension__ typedef unsigned __int128 u128;
 #define INDEX_MAX	9007199254740992LL	/* 2^53, exact in JSON */
 #define CHUNK		1024
 #define SPAN_STEP_MAX	16
+#define STOP_EVERY	16	/* chunks (~40 us of draws) between looks at
+				   ctx->stop */
 
 /* Sum of the 53-bit integers of draws start..start+count-1 of a stream;
- * the indices must not pass 2^64 - 1. */
+ * the indices must not pass 2^64 - 1.  Stops early (a partial sum) when
+ * *stop is set. */
 static u128
-sum_run(uint64_t seed, uint64_t stream, uint64_t start, uint64_t count)
+sum_run(uint64_t seed, uint64_t stream, uint64_t start, uint64_t count,
+    const atomic_int *stop)
 {
 	uint64_t buf[CHUNK];
 	struct pr_rng r;
 	u128 tot = 0;
+	unsigned k = 0;
 
 	pr_rng_init(&r, seed, stream);
 	pr_rng_seek(&r, start);
 	while (count > 0) {
 		size_t m = count < CHUNK ? (size_t)count : CHUNK, i;
 		uint64_t part = 0;	/* 1024 terms < 2^63 */
+
+		if (++k % STOP_EVERY == 0 && pr_kstop_set(stop))
+			break;
 
 		pr_rng_fill_u64(&r, buf, m);
 		for (i = 0; i < m; i++)
@@ -64,23 +74,31 @@ sum_run(uint64_t seed, uint64_t stream, uint64_t start, uint64_t count)
  * passing 2^64 - 1. */
 static u128
 sum_strided(uint64_t seed, uint64_t stream, uint64_t start, uint64_t step,
-    uint64_t count)
+    uint64_t count, const atomic_int *stop)
 {
 	uint64_t buf[CHUNK];
 	struct pr_rng r;
 	u128 tot = 0;
+	unsigned k = 0;
 
 	if (step == 1)
-		return sum_run(seed, stream, start, count);
+		return sum_run(seed, stream, start, count, stop);
 	if (step > SPAN_STEP_MAX) {
-		for (; count > 0; count--, start += step)
+		for (; count > 0; count--, start += step) {
+			if (++k % (STOP_EVERY * CHUNK) == 0 &&
+			    pr_kstop_set(stop))
+				break;
 			tot += pr_rng_at(seed, stream, start) >> 11;
+		}
 		return tot;
 	}
 	/* short steps: fill the span, take every step-th draw */
 	pr_rng_init(&r, seed, stream);
 	while (count > 0) {
 		uint64_t m = CHUNK / step, i, part = 0;
+
+		if (++k % STOP_EVERY == 0 && pr_kstop_set(stop))
+			break;
 
 		if (m > count)
 			m = count;
@@ -130,7 +148,10 @@ randsum_run(const cJSON *params, struct pr_kctx *ctx)
 		if (rc < 0)
 			return rc;
 		t0 = pr_ktime();
-		tot = sum_run(ctx->seed, pr_kstream(ctx), 0, (uint64_t)n);
+		tot = sum_run(ctx->seed, pr_kstream(ctx), 0, (uint64_t)n,
+		    ctx->stop);
+		if (pr_kstopped(ctx))
+			return pr_kstopped_err(ctx, "randsum");
 		ctx->has_value = true;
 		ctx->value = to_double(tot);
 		return add_metrics(ctx, (uint64_t)n, pr_ktime() - t0);
@@ -163,10 +184,13 @@ randsum_run(const cJSON *params, struct pr_kctx *ctx)
 		neg = count;
 	if (neg > 0)
 		tot += sum_strided(ctx->seed, 0, (uint64_t)from,
-		    (uint64_t)step, neg);
+		    (uint64_t)step, neg, ctx->stop);
 	if (count > neg)
 		tot += sum_strided(ctx->seed, 0, (uint64_t)(from +
-		    (int64_t)neg * step), (uint64_t)step, count - neg);
+		    (int64_t)neg * step), (uint64_t)step, count - neg,
+		    ctx->stop);
+	if (pr_kstopped(ctx))
+		return pr_kstopped_err(ctx, "randsum");
 	ctx->has_value = true;
 	ctx->value = to_double(tot);
 	return add_metrics(ctx, count, pr_ktime() - t0);
