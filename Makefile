@@ -35,8 +35,12 @@ endif
 PKGS       = libuv libssh2 libcjson libcrypto
 DEP_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
 DEP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+# The kernels dlopen OpenBLAS/LAPACKE on first use (lib/kernels/blas.h):
+# the worker and the unit tests take only the headers; the bench's direct
+# baseline links the libraries.
 LAPACK_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags openblas lapacke 2>/dev/null)
 LAPACK_LIBS   ?= $(shell $(PKG_CONFIG) --libs openblas lapacke 2>/dev/null)
+DL_LIBS       ?= -ldl
 
 PR_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE \
             -iquote lib $(WARN) $(DEP_CFLAGS) -MMD -MP
@@ -94,17 +98,18 @@ $(PARRUN): $(CMD_OBJ) $(BUILD)/libparrun.a
 $(WORKER): $(WORKER_OBJ) $(BUILD)/libparrun_kernels.a $(BUILD)/libparrun.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(PR_LDFLAGS) $(LDFLAGS) -o $@ $(WORKER_OBJ) \
-		$(BUILD)/libparrun_kernels.a $(BUILD)/libparrun.a $(LIBS) -ldl
+		$(BUILD)/libparrun_kernels.a $(BUILD)/libparrun.a $(DL_LIBS) $(LIBS)
 
 $(UNIT): $(UNIT_OBJ) $(BUILD)/libparrun_kernels.a $(BUILD)/libparrun.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(CFLAGS) $(PR_LDFLAGS) $(LDFLAGS) -o $@ $(UNIT_OBJ) \
-		$(BUILD)/libparrun_kernels.a $(BUILD)/libparrun.a $(LAPACK_LIBS) $(LIBS)
+		$(BUILD)/libparrun_kernels.a $(BUILD)/libparrun.a $(DL_LIBS) $(LIBS)
 
 $(BUILD)/bench/%: tests/bench/%.c $(BUILD)/libparrun_kernels.a $(BUILD)/libparrun.a
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(PR_CFLAGS) $(LAPACK_CFLAGS) $(CFLAGS) $(PR_LDFLAGS) -o $@ $< \
-		$(BUILD)/libparrun_kernels.a $(BUILD)/libparrun.a $(LAPACK_LIBS) $(LIBS)
+		$(BUILD)/libparrun_kernels.a $(BUILD)/libparrun.a $(LAPACK_LIBS) \
+		$(DL_LIBS) $(LIBS)
 
 unit: $(UNIT)
 bench-bins: $(BENCH_BIN)

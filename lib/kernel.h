@@ -14,7 +14,8 @@
  * hello, and tests/unit can call it directly.
  *
  * Kernels are linked into parrun-worker and the unit tests only, never into
- * parrun itself (which does not need OpenBLAS).
+ * parrun itself.  None of them links OpenBLAS: chol loads it on its first
+ * task (lib/kernels/blas.h).
  */
 #ifndef PR_KERNEL_H
 #define PR_KERNEL_H
@@ -42,7 +43,8 @@ struct pr_kctx {
 	const atomic_int *stop;	/* NULL, or becomes non-zero when the task
 				   is cancelled, times out or the worker
 				   shuts down: a long kernel should check it
-				   (atomic_load, every ~50 ms of work) and
+				   (atomic_load, every ~1 ms of work; see
+				   pr_kstopped() in kernels/kutil.h) and
 				   then return at once, with any code: its
 				   result is no longer wanted */
 	/* out */

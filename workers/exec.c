@@ -16,7 +16,7 @@
  * child then checks that its parent is still the worker (it may have died
  * between fork and prctl), and an exec error comes back through a
  * close-on-exec pipe, as in libuv.  This costs no extra exec (an exec
- * shim would: the worker binary, with OpenBLAS, takes ~25 ms to start).
+ * shim would: a second exec and dynamic load for every command).
  * Exits are collected with waitpid() on SIGCHLD, for the running
  * commands only (a uv_signal_t).  What the task itself starts is not
  * covered (PDEATHSIG is not inherited by forks), nor a set-user-ID

@@ -14,9 +14,11 @@
  * A cancel, a timeout or a "shutdown now" is reported at once with a
  * ghost result (w_ghost) and sets the task's stop flag, which the thread
  * checks before it begins a task and which a running kernel sees as
- * ctx->stop: a kernel that looks at it (sleep does, every 50 ms) returns
- * early, and the slot is free again when the thread returns.  A kernel
- * that does not look runs to its end, its slot busy meanwhile.
+ * ctx->stop: a kernel that looks at it (sleep every 50 ms; randsum, map,
+ * sort and chol every millisecond of work or so, chol not inside an
+ * OpenBLAS call) returns early, and the slot is free again when the
+ * thread returns.  A kernel that does not look runs to its end, its slot
+ * busy meanwhile.
  * Timeouts are watched from the loop (a 20 ms timer while some running
  * kernel task has one): the thread stamps each task's start in run_ns.
  */

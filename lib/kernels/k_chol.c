@@ -10,13 +10,17 @@
  * overwrites it with U, Z = U'U.  value = U[2,3] (1-based); for n < 3,
  * U[min(2,n), min(3,n)].  X and Z stay mapped in ctx->state for the next
  * task (fresh pages are the slow part of a first run on this VM).
+ *
+ * OpenBLAS is loaded on the first chol task (blas.h); a worker without it
+ * gives an error result for chol and runs every other kernel.  ctx->stop
+ * is looked at between the phases (fill, dsyrk, dpotrf): a call into
+ * OpenBLAS itself runs to its end.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "blas.h"
-
 #include "kernel.h"
 #include "kutil.h"
 #include "rng.h"
@@ -42,7 +46,7 @@ chol_state_free(void *p)
 static int
 chol_run(const cJSON *params, struct pr_kctx *ctx)
 {
-	const struct pr_blas *blas;
+	const struct pr_blas *bl;
 	struct chol_state *s;
 	int64_t n64 = 0;
 	size_t n, bytes, more;
@@ -60,6 +64,9 @@ chol_run(const cJSON *params, struct pr_kctx *ctx)
 	if ((blas = pr_blas(ctx->eb)) == NULL)
 		return PR_EKERNEL;
 	n = (size_t)n64;
+	rc = pr_blas_get("chol", &bl, ctx->eb);
+	if (rc < 0)
+		return rc;
 	s = *ctx->state;
 	if (s == NULL) {
 		s = calloc(1, sizeof(*s));
@@ -80,18 +87,17 @@ chol_run(const cJSON *params, struct pr_kctx *ctx)
 		    "%zu MiB for n=%zu", 2 * bytes >> 20, n);
 	x = s->x.p;
 	z = s->z.p;
-	pr_kfill_double(x, n * n, ctx->seed,
-	    pr_kstream(ctx), nth);
-	if (pr_kstopped(ctx))
+	if (pr_kfill_double_stop(x, n * n, ctx->seed, pr_kstream(ctx), nth,
+	    ctx->stop) < 0)
 		return pr_kstopped_err(ctx, "chol");
-	blas->set_num_threads(nth);
+	bl->set_num_threads(nth);
 	t0 = pr_ktime();
-	blas->dsyrk(CblasColMajor, CblasUpper, CblasTrans, (blasint)n,
+	bl->dsyrk(CblasColMajor, CblasUpper, CblasTrans, (blasint)n,
 	    (blasint)n, 1.0, x, (blasint)n, 0.0, z, (blasint)n);
 	if (pr_kstopped(ctx))
 		return pr_kstopped_err(ctx, "chol");
 	/* the _work form: no NaN scan of Z, no allocation */
-	info = blas->dpotrf_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, z,
+	info = bl->dpotrf_work(LAPACK_COL_MAJOR, 'U', (lapack_int)n, z,
 	    (lapack_int)n);
 	t1 = pr_ktime();
 	if (info > 0)

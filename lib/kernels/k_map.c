@@ -8,6 +8,7 @@
  * chunks of blocks of MAP_BLOCK elements; each block is summed on its own
  * (Neumaier) and the block sums are added in block order afterwards, so
  * the value is the same bits whatever the number of threads.
+ * ctx->stop is looked at between blocks (~0.1 ms each).
  */
 #include <errno.h>
 #include <math.h>
@@ -109,8 +110,10 @@ map_run(const cJSON *params, struct pr_kctx *ctx)
 		    "%zu MiB for n=%zu", (bytes + pbytes) >> 20, j.n);
 	j.x = s->x.p;
 	j.part = s->part.p;
-	pr_kfill_double(j.x, j.n, ctx->seed,
-	    pr_kstream(ctx), nth);
+	j.stop = ctx->stop;
+	if (pr_kfill_double_stop(j.x, j.n, ctx->seed, pr_kstream(ctx), nth,
+	    ctx->stop) < 0)
+		return pr_kstopped_err(ctx, "map");
 	if (j.nblk < 16)
 		nth = 1;
 	t0 = pr_ktime();

@@ -24,6 +24,9 @@
  *
  * NaNs: the key of a NaN is made from the NaN with its sign cleared, so
  * every NaN sorts after +inf, payload kept.  -0.0 sorts before +0.0.
+ *
+ * The kernel looks at ctx->stop while it fills, between radix passes and
+ * before the check.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -81,6 +84,8 @@ struct sort_job {
 	int shift[NPASS];	/* the digits to sort by, in order */
 	int width[NPASS];
 	int nactive;
+	const atomic_int *stop;	/* NULL, or: give up between passes */
+	atomic_int quit;	/* member 0 read stop (same pass for all) */
 };
 
 /*
@@ -226,10 +231,16 @@ sort_part(void *arg, int id, int nth, struct pr_kteam *team)
 			scatter(src, dst, lo, hi, shift, mask, off, 0, 1);
 		else
 			scatter(src, dst, lo, hi, shift, mask, off, 0, 0);
+		/* one member decides, before the barrier, so that every
+		 * member leaves after the same pass */
+		if (id == 0 && pr_kstop_set(j->stop))
+			atomic_store(&j->quit, 1);
 		pr_kteam_barrier(team);
 		sw = src;
 		src = dst;
 		dst = sw;
+		if (atomic_load(&j->quit))
+			return;
 	}
 	/* an odd number of passes leaves the result in tmp */
 	if (src != j->x)
@@ -256,6 +267,13 @@ insertion(double *x, double *tmp, size_t n)
 int
 pr_sort_doubles(double *x, double *tmp, size_t n, int nth)
 {
+	return pr_sort_doubles_stop(x, tmp, n, nth, NULL);
+}
+
+int
+pr_sort_doubles_stop(double *x, double *tmp, size_t n, int nth,
+    const atomic_int *stop)
+{
 	struct sort_job j;
 
 	if (n <= INSERTION_MAX) {
@@ -272,12 +290,14 @@ pr_sort_doubles(double *x, double *tmp, size_t n, int nth)
 	j.x = x;
 	j.tmp = tmp;
 	j.n = n;
+	j.stop = stop;
+	atomic_init(&j.quit, 0);
 	j.cnt = malloc((size_t)nth * sizeof(*j.cnt));
 	if (j.cnt == NULL)
 		return -ENOMEM;
 	nth = pr_kteam_run(nth, sort_part, &j);
 	free(j.cnt);
-	return nth;
+	return atomic_load(&j.quit) ? -ECANCELED : nth;
 }
 
 struct check_job {
@@ -383,14 +403,14 @@ sort_run(const cJSON *params, struct pr_kctx *ctx)
 	    pr_kbuf_reserve(&s->tmp, bytes) < 0)
 		return pr_err(ctx->eb, -ENOMEM, "kernel 'sort': cannot map "
 		    "%zu MiB for n=%" PRId64, 2 * bytes >> 20, n);
-	pr_kfill_double(s->x.p, (size_t)n, ctx->seed,
-	    pr_kstream(ctx), nth);
-	if (pr_kstopped(ctx))
+	if (pr_kfill_double_stop(s->x.p, (size_t)n, ctx->seed,
+	    pr_kstream(ctx), nth, ctx->stop) < 0)
 		return pr_kstopped_err(ctx, "sort");
 	t0 = pr_ktime();
-	used = pr_sort_doubles(s->x.p, s->tmp.p, (size_t)n, nth);
+	used = pr_sort_doubles_stop(s->x.p, s->tmp.p, (size_t)n, nth,
+	    ctx->stop);
 	t1 = pr_ktime();
-	if (pr_kstopped(ctx))
+	if (used == -ECANCELED || pr_kstopped(ctx))
 		return pr_kstopped_err(ctx, "sort");
 	if (used < 0)
 		return pr_err(ctx->eb, used, "kernel 'sort': out of memory");

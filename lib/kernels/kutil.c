@@ -178,6 +178,12 @@ pr_kmem_check(size_t more, const char *kernel, const char *param,
 
 /* ---- time and threads ------------------------------------------------- */
 
+int
+pr_kstopped_err(struct pr_kctx *ctx, const char *kernel)
+{
+	return pr_err(ctx->eb, -ECANCELED, "kernel '%s': stopped", kernel);
+}
+
 double
 pr_ktime(void)
 {
@@ -374,10 +380,13 @@ pr_kteam_barrier(struct pr_kteam *team)
 
 /* ---- random fills ----------------------------------------------------- */
 
+#define FILL_BLOCK	((size_t)1 << 16)	/* 512 KiB between looks at stop */
+
 struct fill_job {
 	double *x;
 	size_t n;
 	uint64_t seed, stream;
+	const atomic_int *stop;
 };
 
 static void
@@ -386,21 +395,34 @@ fill_part(void *arg, int id, int nth, struct pr_kteam *team)
 	struct fill_job *j = arg;
 	size_t lo = pr_kpart(j->n, id, nth), hi = pr_kpart(j->n, id + 1, nth);
 	struct pr_rng r;
+	size_t m;
 
 	(void)team;
 	pr_rng_init(&r, j->seed, j->stream);
 	pr_rng_seek(&r, lo);
-	pr_rng_fill_double(&r, j->x + lo, hi - lo);
+	/* the blocks continue one stream: the values are those of one fill */
+	for (; lo < hi && !pr_kstop_set(j->stop); lo += m) {
+		m = hi - lo < FILL_BLOCK ? hi - lo : FILL_BLOCK;
+		pr_rng_fill_double(&r, j->x + lo, m);
+	}
+}
+
+int
+pr_kfill_double_stop(double *x, size_t n, uint64_t seed, uint64_t stream,
+    int nth, const atomic_int *stop)
+{
+	struct fill_job j = { x, n, seed, stream, stop };
+
+	/* a thread is worth it from about a millisecond of work */
+	if (n < ((size_t)1 << 18))
+		nth = 1;
+	pr_kteam_run(nth, fill_part, &j);
+	return pr_kstop_set(stop) ? -ECANCELED : 0;
 }
 
 void
 pr_kfill_double(double *x, size_t n, uint64_t seed, uint64_t stream,
     int nth)
 {
-	struct fill_job j = { x, n, seed, stream };
-
-	/* a thread is worth it from about a millisecond of work */
-	if (n < ((size_t)1 << 18))
-		nth = 1;
-	pr_kteam_run(nth, fill_part, &j);
+	(void)pr_kfill_double_stop(x, n, seed, stream, nth, NULL);
 }

@@ -10,6 +10,7 @@
 #define PR_KUTIL_H
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -54,6 +55,27 @@ int pr_kmem_check(size_t more, const char *kernel, const char *param,
 
 /* The stream key of the task: FNV-1a of ctx->task_id ("" when NULL). */
 uint64_t pr_kstream(const struct pr_kctx *ctx);
+
+/*
+ * Whether the task's result is no longer wanted (ctx->stop, see kernel.h).
+ * Long kernels look every ~1 ms of work or less and then return
+ * pr_kstopped_err(): -ECANCELED, "kernel 'NAME': stopped" (the worker has
+ * reported the task as cancelled or timed out already).
+ */
+static inline bool
+pr_kstop_set(const atomic_int *stop)
+{
+	return stop != NULL && atomic_load_explicit(stop,
+	    memory_order_relaxed) != 0;
+}
+
+static inline bool
+pr_kstopped(const struct pr_kctx *ctx)
+{
+	return pr_kstop_set(ctx->stop);
+}
+
+int pr_kstopped_err(struct pr_kctx *ctx, const char *kernel);
 
 /* Monotonic seconds. */
 double pr_ktime(void);
@@ -104,6 +126,10 @@ pr_kpart(size_t n, int id, int nth)
  * filled by nth threads; the values do not depend on nth. */
 void pr_kfill_double(double *x, size_t n, uint64_t seed, uint64_t stream,
     int nth);
+/* The same, looking at *stop (may be NULL) between blocks: 0, or
+ * -ECANCELED when stop was set (x is then partly filled). */
+int pr_kfill_double_stop(double *x, size_t n, uint64_t seed,
+    uint64_t stream, int nth, const atomic_int *stop);
 
 /* Neumaier's compensated sum. */
 struct pr_ksum {
@@ -135,9 +161,14 @@ pr_ksum_value(const struct pr_ksum *k)
  * sort on the order-preserving integer image of the doubles: -inf < ... <
  * -0.0 < +0.0 < ... < +inf < NaN; NaNs end up last with their sign
  * cleared (payloads kept).  Returns the threads used (>= 1), or -ENOMEM.
+ * pr_sort_doubles_stop() looks at *stop (may be NULL) between the radix
+ * passes and returns -ECANCELED when it was set (x is then in no useful
+ * order).
  */
 #define PR_SORT_SERIAL	65536
 int pr_sort_doubles(double *x, double *tmp, size_t n, int nth);
+int pr_sort_doubles_stop(double *x, double *tmp, size_t n, int nth,
+    const atomic_int *stop);
 
 /* Whether x[0..n) is in the order pr_sort_doubles() produces (checked
  * with nth threads). */

@@ -4,10 +4,15 @@
  *
  * Owner: h5.  Small sizes only: the whole file runs in about a second.
  */
+#include <dlfcn.h>
+#include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <cjson/cJSON.h>
 
@@ -31,6 +36,7 @@ struct krun {
 	struct pr_errbuf eb;
 	double value;
 	bool has_value;
+	const atomic_int *stop;	/* ctx->stop (krun_init: NULL) */
 };
 
 /* Run kernel k on the JSON text `params` as task `id`. */
@@ -53,6 +59,7 @@ krun(const struct pr_kernel *k, struct krun *r, const char *params,
 	ctx.seed = seed;
 	ctx.threads = threads;
 	ctx.state = &r->state;
+	ctx.stop = r->stop;
 	pr_buf_reset(&r->extra);
 	memset(&r->eb, 0, sizeof(r->eb));
 	ctx.extra = &r->extra;
@@ -360,6 +367,28 @@ TEST(kernels_chol_reuses_buffers)
 	ASSERT(((struct pr_kbuf *)r.state)->p == buf);
 	ASSERT_OK(krun(&pr_kernel_chol, &r, "{\"n\":30}", 1, "c", 1));
 	ASSERT(((struct pr_kbuf *)r.state)->p == buf);
+	krun_done(&pr_kernel_chol, &r);
+}
+
+/* The thread budget reaches the OpenBLAS that chol loaded. */
+TEST(kernels_chol_sets_openblas_threads)
+{
+	int (*get)(void);
+	void *p;
+	struct krun r;
+
+	krun_init(&r);
+	ASSERT_OK(krun(&pr_kernel_chol, &r, "{\"n\":20}", 1, "a", 1));
+	/* chol loaded libopenblas RTLD_GLOBAL */
+	p = dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
+	ASSERT(p != NULL);
+	memcpy(&get, &p, sizeof(p));
+	ASSERT_EQ(get(), 1);
+	ASSERT_OK(krun(&pr_kernel_chol, &r, "{\"n\":20,\"threads\":2}", 1,
+	    "a", 1));
+	ASSERT_EQ(get(), 2);
+	ASSERT_OK(krun(&pr_kernel_chol, &r, "{\"n\":20}", 1, "a", 1));
+	ASSERT_EQ(get(), 1);
 	krun_done(&pr_kernel_chol, &r);
 }
 
@@ -845,4 +874,124 @@ TEST(kernels_registered_when_listed)
 		ASSERT(ks[i]->summary != NULL && ks[i]->run != NULL);
 		ASSERT((ks[i]->flags & PR_KERNEL_INLINE) == 0);
 	}
+}
+
+/* ---- ctx->stop --------------------------------------------------------- */
+
+/* Each long task, with stop set before it starts, returns -ECANCELED
+ * with a message (the sizes would run for minutes otherwise, and the
+ * untouched buffers cost only address space). */
+TEST(kernels_stop_set_before)
+{
+	static const struct {
+		const struct pr_kernel *k;
+		const char *params;
+	} cases[] = {
+		{ &pr_kernel_randsum, "{\"n\":1000000000000}" },
+		{ &pr_kernel_randsum, "{\"from\":1,\"to\":1000000000000}" },
+		{ &pr_kernel_randsum,
+		    "{\"from\":-5,\"to\":1000000000000,\"step\":3}" },
+		{ &pr_kernel_randsum,
+		    "{\"from\":1,\"to\":100000000000000,\"step\":100}" },
+		{ &pr_kernel_sort, "{\"n\":20000000,\"threads\":2}" },
+		{ &pr_kernel_map, "{\"n\":100000000,\"threads\":2}" },
+		{ &pr_kernel_chol, "{\"n\":2000}" },
+	};
+	atomic_int stop;
+	struct krun r;
+	size_t i;
+
+	atomic_init(&stop, 1);
+	for (i = 0; i < NELEM(cases); i++) {
+		krun_init(&r);
+		r.stop = &stop;
+		ASSERT_EQ(krun(cases[i].k, &r, cases[i].params, 1, "t", 2),
+		    -ECANCELED);
+		ASSERT(!r.has_value);
+		ASSERT(strstr(r.eb.msg, "stopped") != NULL);
+		ASSERT(strstr(r.eb.msg, cases[i].k->name) != NULL);
+		krun_done(cases[i].k, &r);
+	}
+}
+
+/* Set *p (an atomic_int) after 20 ms. */
+static void *
+stopper_main(void *p)
+{
+	struct timespec ts = { 0, 20 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+	atomic_store((atomic_int *)p, 1);
+	return NULL;
+}
+
+/* Set while it runs (or, on a slow start, before), stop ends a task of
+ * ~30 minutes (the runner's timeout fails this test if the kernel does
+ * not look). */
+TEST(kernels_stop_while_running)
+{
+	static const char *const params[] = {
+		"{\"n\":1000000000000}",
+		"{\"from\":0,\"to\":1000000000000,\"step\":2}",
+	};
+	atomic_int stop;
+	pthread_t th;
+	struct krun r;
+	size_t i;
+
+	for (i = 0; i < NELEM(params); i++) {
+		atomic_init(&stop, 0);
+		ASSERT_OK(pthread_create(&th, NULL, stopper_main, &stop));
+		krun_init(&r);
+		r.stop = &stop;
+		ASSERT_EQ(krun(&pr_kernel_randsum, &r, params[i], 1, "t", 1),
+		    -ECANCELED);
+		ASSERT_OK(pthread_join(th, NULL));
+		krun_done(&pr_kernel_randsum, &r);
+	}
+}
+
+/* The sort gives up between radix passes, every member of the team
+ * after the same pass (no member left waiting at a barrier). */
+TEST(kernels_sort_stops_between_passes)
+{
+	size_t n = 300000, i;
+	double *x = malloc(n * sizeof(*x)), *tmp = malloc(n * sizeof(*tmp));
+	atomic_int stop;
+	int nth;
+
+	ASSERT(x != NULL && tmp != NULL);
+	pr_kfill_double(x, n, 3, 4, 1);
+	atomic_init(&stop, 1);
+	for (nth = 1; nth <= 3; nth++)
+		ASSERT_EQ(pr_sort_doubles_stop(x, tmp, n, nth, &stop),
+		    -ECANCELED);
+	/* and without a stop it still sorts */
+	atomic_store(&stop, 0);
+	ASSERT_EQ(pr_sort_doubles_stop(x, tmp, n, 2, &stop), 2);
+	ASSERT(pr_sort_is_sorted(x, n, 2));
+	for (i = 1; i < n; i++)
+		ASSERT(x[i - 1] <= x[i]);
+	free(x);
+	free(tmp);
+}
+
+/* A fill that is stopped says so; the values it would give without a
+ * stop are those of the plain fill (the blocks continue one stream). */
+TEST(kernels_fill_stop)
+{
+	size_t n = 600000, i;
+	double *a = malloc(n * sizeof(*a)), *b = malloc(n * sizeof(*b));
+	atomic_int stop;
+
+	ASSERT(a != NULL && b != NULL);
+	atomic_init(&stop, 0);
+	pr_kfill_double(a, n, 8, 9, 2);
+	ASSERT_OK(pr_kfill_double_stop(b, n, 8, 9, 3, &stop));
+	for (i = 0; i < n; i++)
+		ASSERT(a[i] == b[i]);
+	atomic_store(&stop, 1);
+	ASSERT_EQ(pr_kfill_double_stop(b, n, 8, 9, 2, &stop), -ECANCELED);
+	free(a);
+	free(b);
 }
