@@ -61,8 +61,6 @@ chol_run(const cJSON *params, struct pr_kctx *ctx)
 	rc = pr_kthreads(params, "chol", ctx, &nth);
 	if (rc < 0)
 		return rc;
-	if ((blas = pr_blas(ctx->eb)) == NULL)
-		return PR_EKERNEL;
 	n = (size_t)n64;
 	rc = pr_blas_get("chol", &bl, ctx->eb);
 	if (rc < 0)

@@ -117,7 +117,6 @@ map_run(const cJSON *params, struct pr_kctx *ctx)
 	if (j.nblk < 16)
 		nth = 1;
 	t0 = pr_ktime();
-	j.stop = ctx->stop;
 	used = pr_kteam_run(nth, map_part, &j);
 	if (pr_kstopped(ctx))
 		return pr_kstopped_err(ctx, "map");

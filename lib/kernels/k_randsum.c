@@ -47,7 +47,7 @@ static u128
 sum_run(uint64_t seed, uint64_t stream, uint64_t start, uint64_t count,
     const atomic_int *stop)
 {
-	uint64_t buf[CHUNK], chunks = 0;
+	uint64_t buf[CHUNK];
 	struct pr_rng r;
 	u128 tot = 0;
 	unsigned k = 0;
@@ -83,7 +83,7 @@ static u128
 sum_strided(uint64_t seed, uint64_t stream, uint64_t start, uint64_t step,
     uint64_t count, const atomic_int *stop)
 {
-	uint64_t buf[CHUNK], chunks = 0;
+	uint64_t buf[CHUNK];
 	struct pr_rng r;
 	u128 tot = 0;
 	unsigned k = 0;
@@ -102,8 +102,6 @@ sum_strided(uint64_t seed, uint64_t stream, uint64_t start, uint64_t step,
 	/* short steps: fill the span, take every step-th draw */
 	pr_rng_init(&r, seed, stream);
 	while (count > 0) {
-		if (++chunks % STOP_EVERY == 0 && pr_kstop_set(stop))
-			break;
 		uint64_t m = CHUNK / step, i, part = 0;
 
 		if (++k % STOP_EVERY == 0 && pr_kstop_set(stop))

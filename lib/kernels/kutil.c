@@ -193,18 +193,6 @@ pr_ktime(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-bool
-pr_kstop_set(const atomic_int *stop)
-{
-	return stop != NULL && atomic_load(stop) != 0;
-}
-
-int
-pr_kstopped_err(struct pr_kctx *ctx, const char *kernel)
-{
-	return pr_err(ctx->eb, -ECANCELED, "kernel '%s': stopped", kernel);
-}
-
 uint64_t
 pr_kstream(const struct pr_kctx *ctx)
 {

@@ -80,16 +80,6 @@ int pr_kstopped_err(struct pr_kctx *ctx, const char *kernel);
 /* Monotonic seconds. */
 double pr_ktime(void);
 
-/*
- * Whether the task's result is no longer wanted (ctx->stop: cancelled,
- * timed out, the worker shuts down).  Long kernels look between phases
- * and every few milliseconds of work, and then return
- * pr_kstopped_err(): -ECANCELED with "kernel 'K': stopped".
- */
-bool pr_kstop_set(const atomic_int *stop);
-int pr_kstopped_err(struct pr_kctx *ctx, const char *kernel);
-#define pr_kstopped(ctx)	pr_kstop_set((ctx)->stop)
-
 /* Append metrics (JSON members, printf format) to ctx->extra when there is
  * one.  0, or a negative code with ctx->eb filled. */
 int pr_kmetrics(struct pr_kctx *ctx, const char *kernel, const char *fmt,
