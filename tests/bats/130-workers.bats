@@ -91,7 +91,9 @@ setup() {
 	# ASan keeps freed memory in quarantine, so RSS says nothing there;
 	# the normal build of the same suite measures it
 	[ -z "${PARRUN_SANITIZE:-}" ] || skip "RSS is not meaningful under ASan"
-	n1=100000 n2=1000000
+	# both sizes past the bounded queues' steady state (a small run can
+	# end before the queues have filled)
+	n1=1000000 n2=3000000
 	peak() {
 		seq "$1" | sed 's/.*/{"kernel":"noop"}/' |
 		    /usr/bin/time -f %M parrun -j 2 --results /dev/null 2>&1 >/dev/null 3>&- | tail -1
