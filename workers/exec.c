@@ -7,16 +7,25 @@
  * stdin is /dev/null; stdout and stderr are fresh socket pairs read
  * straight into per-stream buffers (no copy).
  *
- * The worker forks and execs commands itself rather than with uv_spawn(),
- * for one thing uv_spawn() cannot do: the child asks for SIGKILL when its
- * parent dies (PR_SET_PDEATHSIG) before it execs the command, so a worker
- * killed with SIGKILL, which cannot stop its tasks, leaves no task
- * behind.  The signal is tied to the thread that forked; every command
- * is forked by the loop thread, which lives as long as the process.  The
+ * The worker starts commands itself rather than with uv_spawn(), for one
+ * thing uv_spawn() cannot do: the child asks for SIGKILL when its parent
+ * dies (PR_SET_PDEATHSIG) before it execs the command, so a worker killed
+ * with SIGKILL, which cannot stop its tasks, leaves no task behind.  The
+ * signal is tied to the thread that started the child; every command is
+ * started by the loop thread, which lives as long as the process.  The
  * child then checks that its parent is still the worker (it may have died
- * between fork and prctl), and an exec error comes back through a
- * close-on-exec pipe, as in libuv.  This costs no extra exec (an exec
- * shim would: a second exec and dynamic load for every command).
+ * before the prctl), and an exec error comes back through a close-on-exec
+ * pipe, as in libuv.  This costs no extra exec (an exec shim would: a
+ * second exec and dynamic load for every command).
+ *
+ * The child is made with clone(CLONE_VM | CLONE_VFORK) on a stack of its
+ * own, as glibc's posix_spawn() does: it shares the worker's memory until
+ * it execs, so nothing is copied.  fork() copied the worker's page
+ * tables and left both sides to take copy-on-write faults, which made a
+ * tiny command cost about twice the CPU of a posix_spawn() loop
+ * (docs/PERFORMANCE.md).  The child touches no memory the worker uses
+ * and calls only system calls; it searches PATH of the task's own
+ * environment itself (execvpe() would search the worker's).
  * Exits are collected with waitpid() on SIGCHLD, for the running
  * commands only (a uv_signal_t).  What the task itself starts is not
  * covered (PDEATHSIG is not inherited by forks), nor a set-user-ID
@@ -31,8 +40,11 @@
  * handed on only after every handle's close callback has run: handles
  * and buffers are freed only then (libuv rules).
  */
+#define _GNU_SOURCE		/* clone() */
+
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -40,6 +52,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -540,12 +554,11 @@ close_fd(int *fd)
 }
 
 /*
- * What the child calls between fork and exec, reached through pointers
- * taken when the worker starts.  Called through the PLT, a function the
- * worker itself never calls would be bound lazily in every child: a
- * symbol search through a dozen libraries and a copied page each time,
- * some 10% of the CPU a tiny task costs.  (Linking with -z now would do
- * as well; libuv is linked so.)
+ * What the child calls before it execs, reached through pointers taken
+ * when the worker starts: the child shares the worker's memory and runs
+ * on a stack of its own, and must not enter the dynamic linker (a lazily
+ * bound symbol would be looked up on that small stack, under the
+ * linker's lock that another thread of the worker may hold).
  */
 static struct {
 	int (*prctl)(int, ...);
@@ -555,7 +568,7 @@ static struct {
 	int (*chdir)(const char *);
 	int (*sigaction)(int, const struct sigaction *, struct sigaction *);
 	int (*sigprocmask)(int, const sigset_t *, sigset_t *);
-	int (*execvp)(const char *, char *const []);
+	int (*execve)(const char *, char *const [], char *const []);
 	ssize_t (*write)(int, const void *, size_t);
 	void (*exit)(int);
 	struct sigaction dfl;		/* SIG_DFL */
@@ -572,7 +585,7 @@ childfn_init(void)
 	cf.chdir = chdir;
 	cf.sigaction = sigaction;
 	cf.sigprocmask = sigprocmask;
-	cf.execvp = execvp;
+	cf.execve = execve;
 	cf.write = write;
 	cf.exit = _exit;
 	memset(&cf.dfl, 0, sizeof(cf.dfl));
@@ -581,62 +594,193 @@ childfn_init(void)
 	sigemptyset(&cf.none);
 }
 
-/* In the child: report what failed and leave.  Async-signal-safe only. */
-static void __attribute__((noreturn))
-child_fail(int fd, int what)
+/* What the child needs: on the worker's stack, which waits meanwhile. */
+struct child_args {
+	pid_t worker;
+	int out_w, err_w, report;
+	char **argv, **envp;
+	const char *cwd;
+	int argc;
+	char **sh_argv;			/* room for argc + 2 pointers */
+};
+
+/*
+ * The child's code must not be instrumented: the sanitizers' runtime
+ * knows nothing of its stack, and their checks may allocate.
+ */
+#if defined(__clang__) || __GNUC__ >= 8
+#define CHILD_CODE __attribute__((no_sanitize("address", "undefined")))
+#else
+#define CHILD_CODE
+#endif
+
+/* In the child: report what failed and leave. */
+static CHILD_CODE void __attribute__((noreturn))
+child_fail(int fd, int what, int err)
 {
 	int msg[2];
 	ssize_t n;
 
 	msg[0] = what;
-	msg[1] = errno;
+	msg[1] = err;
 	do
 		n = cf.write(fd, msg, sizeof(msg));
 	while (n < 0 && errno == EINTR);
 	cf.exit(127);
-	_exit(127);		/* not reached */
+	for (;;)		/* not reached */
+		;
 }
 
 /*
- * The child between fork and exec: only async-signal-safe calls (the
- * worker has other threads, whose locks may be held).  fd 0 is already
- * /dev/null (parrun-worker.c keeps it so).
+ * execve(path), and a file without a #! line run by /bin/sh, as
+ * execvp() does.  Returns only on failure, with errno set.
  */
-static void __attribute__((noreturn))
-child_run(pid_t worker, int out_w, int err_w, int report, char **argv,
-    char **envp, const char *cwd)
+static CHILD_CODE void
+child_execve(const char *path, struct child_args *a)
 {
-	extern char **environ;
+	char **sh_argv = a->sh_argv;
+	int i;
+
+	cf.execve(path, a->argv, a->envp);
+	if (errno != ENOEXEC)
+		return;
+	sh_argv[0] = (char *)"/bin/sh";
+	sh_argv[1] = (char *)path;
+	for (i = 1; i <= a->argc; i++)
+		sh_argv[i + 1] = a->argv[i];
+	cf.execve("/bin/sh", sh_argv, a->envp);
+	errno = ENOEXEC;
+}
+
+/*
+ * execvp() with the PATH of the task's environment (glibc's default
+ * "/bin:/usr/bin" without one); an empty element is the current
+ * directory.  Returns the errno to report.
+ */
+static CHILD_CODE int
+child_execvp(struct child_args *a)
+{
+	const char *file = a->argv[0], *path = NULL, *p, *q;
+	char buf[PATH_MAX];
+	size_t flen = 0, dlen;
+	bool eacces = false;
+	char **e;
+
+	for (p = file; *p != '\0'; p++)
+		if (*p == '/') {
+			child_execve(file, a);
+			return errno;
+		}
+	flen = (size_t)(p - file);
+	if (flen == 0)
+		return ENOENT;
+	for (e = a->envp; *e != NULL && path == NULL; e++)
+		if ((*e)[0] == 'P' && (*e)[1] == 'A' && (*e)[2] == 'T' &&
+		    (*e)[3] == 'H' && (*e)[4] == '=')
+			path = *e + 5;
+	if (path == NULL)
+		path = "/bin:/usr/bin";
+	for (p = path;; p = q + 1) {
+		for (q = p; *q != '\0' && *q != ':'; q++)
+			;
+		dlen = (size_t)(q - p);
+		if (dlen + 1 + flen < sizeof(buf)) {
+			size_t n = 0, i;
+
+			for (i = 0; i < dlen; i++)
+				buf[n++] = p[i];
+			if (dlen > 0)
+				buf[n++] = '/';
+			for (i = 0; i < flen; i++)
+				buf[n++] = file[i];
+			buf[n] = '\0';
+			child_execve(buf, a);
+			switch (errno) {
+			case EACCES:
+				eacces = true;
+				break;
+			case ENOENT: case ENOTDIR: case ESTALE: case ENODEV:
+			case ETIMEDOUT: case ELOOP: case ENAMETOOLONG:
+				break;
+			default:
+				return errno;
+			}
+		}
+		if (*q == '\0')
+			break;
+	}
+	return eacces ? EACCES : ENOENT;
+}
+
+/*
+ * The child until it execs.  fd 0 is already /dev/null (parrun-worker.c
+ * keeps it so).  Every signal is blocked on entry (see spawn()).
+ */
+static CHILD_CODE int
+child_run(void *arg)
+{
+	struct child_args *a = arg;
 	int sig;
 
 	/* SIGKILL when the worker dies; if it died already (before the
 	 * prctl), this child has been given to another parent: stop */
 	if (cf.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
-		child_fail(report, CHILD_SETUP);
-	if (cf.getppid() != worker)
+		child_fail(a->report, CHILD_SETUP, errno);
+	if (cf.getppid() != a->worker)
 		cf.exit(127);
 	if (cf.setsid() < 0)
-		child_fail(report, CHILD_SETUP);
-	if (cf.dup2(out_w, 1) < 0 || cf.dup2(err_w, 2) < 0)
-		child_fail(report, CHILD_SETUP);
-	if (cwd != NULL && cf.chdir(cwd) < 0)
-		child_fail(report, CHILD_CHDIR);
+		child_fail(a->report, CHILD_SETUP, errno);
+	if (cf.dup2(a->out_w, 1) < 0 || cf.dup2(a->err_w, 2) < 0)
+		child_fail(a->report, CHILD_SETUP, errno);
+	if (a->cwd != NULL && cf.chdir(a->cwd) < 0)
+		child_fail(a->report, CHILD_CHDIR, errno);
 	/* exec keeps ignored signals ignored (the worker ignores SIGPIPE)
 	 * and the mask: the command starts from the defaults.  Not the
-	 * real-time signals, which glibc uses itself.  Every signal is
-	 * blocked until then (see spawn()). */
+	 * real-time signals, which glibc uses itself.  (The child has its
+	 * own copy of the handlers: CLONE_SIGHAND is not set.) */
 	for (sig = 1; sig < 32; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
 			cf.sigaction(sig, &cf.dfl, NULL);
 	cf.sigprocmask(SIG_SETMASK, &cf.none, NULL);
-	environ = envp;
-	cf.execvp(argv[0], argv);
-	child_fail(report, CHILD_EXEC);
+	child_fail(a->report, CHILD_EXEC, child_execvp(a));
 }
 
 /*
- * Fork and exec argv with stdout and stderr on new socket pairs, opened
- * as e->pipe[0..1] (already initialised).  0 and e->pid set; or -errno with
+ * The child's stack, kept from one command to the next (only the loop
+ * thread starts commands, and it waits while the child runs): the /bin/sh
+ * argv at its low end (*sh_argv), then room for the PATH buffer and the
+ * calls.  NULL when it cannot be had.
+ */
+static char *
+child_stack(int argc, size_t *size, char ***sh_argv)
+{
+	static char *stack;
+	static size_t have;
+	size_t argvb = ((size_t)argc + 2) * sizeof(char *);
+	size_t need = 64 * 1024 + PATH_MAX + argvb;
+	long page = sysconf(_SC_PAGESIZE);
+
+	need = (need + (size_t)page - 1) / (size_t)page * (size_t)page;
+	if (need > have) {
+		if (stack != NULL)
+			munmap(stack, have);
+		have = 0;
+		stack = mmap(NULL, need, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+		if (stack == MAP_FAILED) {
+			stack = NULL;
+			return NULL;
+		}
+		have = need;
+	}
+	*sh_argv = (char **)(void *)stack;
+	*size = have;
+	return stack;
+}
+
+/*
+ * Start argv with stdout and stderr on new socket pairs, opened as
+ * e->pipe[0..1] (already initialised).  0 and e->pid set; or -errno with
  * *what saying which step failed (CHILD_*), the child reaped.
  */
 static int
@@ -645,8 +789,11 @@ spawn(struct w_exec *e, char **argv, char **envp, const char *cwd,
 {
 	int out[2] = { -1, -1 }, err[2] = { -1, -1 }, rep[2] = { -1, -1 };
 	int msg[2], status, rc;
-	pid_t pid, worker = (pid_t)W.pid;
+	struct child_args a;
+	pid_t pid;
 	sigset_t all, old;
+	size_t size;
+	char *stack;
 	ssize_t n;
 
 	*what = CHILD_SETUP;
@@ -659,14 +806,26 @@ spawn(struct w_exec *e, char **argv, char **envp, const char *cwd,
 	}
 	if ((rc = cloexec_pipe(rep)) < 0)
 		goto fail;
+	a.worker = (pid_t)W.pid;
+	a.out_w = out[1];
+	a.err_w = err[1];
+	a.report = rep[1];
+	a.argv = argv;
+	a.envp = envp;
+	a.cwd = cwd;
+	for (a.argc = 0; argv[a.argc] != NULL; a.argc++)
+		;
+	if ((stack = child_stack(a.argc, &size, &a.sh_argv)) == NULL) {
+		rc = -ENOMEM;
+		goto fail;
+	}
 	/* no signal handler of the worker's (libuv's write to pipes the
 	 * parent shares) may run in the child: block them all across the
-	 * fork; the child unblocks once its handlers are reset */
+	 * clone; the child unblocks once its handlers are reset */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		child_run(worker, out[1], err[1], rep[1], argv, envp, cwd);
+	pid = clone(child_run, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD,
+	    &a);
 	if (pid < 0)
 		rc = -errno;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -378,6 +378,28 @@ w_talk() {
 	[ "$(jq -s 'map(select(.type == "started")) | length' out)" -eq 1 ]
 }
 
+@test "worker: commands are found on the task's own PATH, as execvp does" {
+	mkdir -p bin1 bin2 noexec
+	printf '#!/bin/sh\necho one "$@"\n' >bin1/prog
+	printf 'echo two "$@"\n' >bin2/prog2	# no #! line: run by /bin/sh
+	printf 'echo no\n' >noexec/prog
+	chmod +x bin1/prog bin2/prog2
+	w_talk "$WELCOME" \
+	    "$(T_EXTRA='{"env":{"PATH":"'"$PWD"'/noexec:'"$PWD"'/bin1"}}' mk_argv 1 prog a)" \
+	    "$(T_EXTRA='{"env":{"PATH":"/no/such:'"$PWD"'/bin2"}}' mk_argv 2 prog2 b)" \
+	    "$(T_EXTRA='{"env":{"PATH":"'"$PWD"'/noexec"}}' mk_argv 3 prog)" \
+	    "$(T_EXTRA='{"env":{"PATH":"/no/such"}}' mk_argv 4 sh -c true)" \
+	    "$DRAIN"
+	[ "$WRC" -eq 0 ]
+	w_result 1 | jq -e '.status == "ok" and .stdout == "one a\n"'
+	w_result 2 | jq -e '.status == "ok" and .stdout == "two b\n"'
+	# found but not executable, and nothing else on PATH: EACCES
+	w_result 3 | jq -e '.status == "error" and .exit == 126 and
+	    (.error | test("permission denied"))'
+	w_result 4 | jq -e '.status == "error" and .exit == 127 and
+	    (.error | test("no such file"))'
+}
+
 @test "worker: timeout sends TERM, then KILL to the group; nothing is left" {
 	w_start
 	# 1 s for bash to ignore TERM before it comes, even on a busy machine
