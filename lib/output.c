@@ -1119,6 +1119,13 @@ emit(struct pr_output *o, struct held *h, const struct pr_record *r,
 		if (status == PR_ST_OK)
 			o->st.downgraded++;
 		status = PR_ST_ERROR;
+	}
+	/* a task that could not run or whose output is incomplete says so
+	 * on standard error, after its own output (the record has the same
+	 * words); failures and timeouts are the task's own doing, lost
+	 * tasks are reported with their worker, rejected input where it
+	 * was read */
+	if (status == PR_ST_ERROR && error != NULL) {
 		pr_buf_reset(b);
 		if (pr_buf_addf(b, "parrun: task '%s' (seq %" PRIu64 "): %s\n",
 		    r->id != NULL ? r->id : "", r->seq, error) == 0)

@@ -101,8 +101,15 @@ setup() {
 	run -101 bash -c "seq 150 | parrun -j 2 false 3>&-"
 }
 
-@test "a command that cannot run is a failed task, not a crash" {
-	run -1 --separate-stderr bash -c "echo x | parrun -j 1 ./does-not-exist 3>&-"
+@test "a command that cannot run is a failed task, not a crash, and says why" {
+	run -2 --separate-stderr bash -c "printf 'x\ny\n' | parrun -k -j 1 ./does-not-exist 3>&-"
+	[ -z "$output" ]
+	[ "${stderr_lines[0]}" = "parrun: task '1' (seq 1): cannot run './does-not-exist': no such file or directory" ]
+	[ "${stderr_lines[1]}" = "parrun: task '2' (seq 2): cannot run './does-not-exist': no such file or directory" ]
+	[ "${#stderr_lines[@]}" -eq 2 ]
+	# a failure is the command's own business: no line of parrun's
+	run -1 --separate-stderr bash -c "echo x | parrun -j 1 false 3>&-"
+	[ -z "$stderr" ]
 }
 
 @test "usage errors exit 255 with a message" {
