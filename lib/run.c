@@ -852,6 +852,14 @@ reader_main(void *arg)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
+/* The tasks are the chunks of --range for a kernel: equal work each. */
+static bool
+range_chunks(const struct pr_input_opts *in)
+{
+	return in->kernel != NULL && in->nsrcs == 1 &&
+	    in->srcs[0].kind == PR_SRC_RANGE;
+}
+
 /*
  * The tasks a worker may hold.  With --halt, no more than it runs: a
  * task queued on a worker would start the moment a slot frees, before a
@@ -2930,6 +2938,7 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	}
 
 	pr_sched_init(&r->sched, cfg->schedule, cfg->batch, 1);
+	r->sched.equal_tasks = range_chunks(&cfg->in);
 	{
 		struct pr_errbuf seb = { 0, "" };
 

@@ -115,7 +115,11 @@ pr_sched_window(const struct pr_sched *s, int slots, unsigned batch)
 	 * tasks longer than that are never held away from an idle worker.
 	 * Tasks of unknown length, one at a time: nothing (a long task
 	 * queued on the first worker to say hello would wait behind
-	 * another while later workers idle).
+	 * another while later workers idle).  Tasks of equal work (the
+	 * chunks of --range, a few per slot): one per slot, so a worker
+	 * goes on to its next chunk at once instead of waiting for us to
+	 * be scheduled on a CPU its peers keep busy; the imbalance this
+	 * can make at the end is under one chunk.
 	 */
 	if (s->fixed_batch > 0 || batch > 1)
 		prefetch = 2 * (size_t)batch;
@@ -129,6 +133,8 @@ pr_sched_window(const struct pr_sched *s, int slots, unsigned batch)
 		if (want > (double)prefetch)
 			prefetch = (size_t)want;
 	}
+	if (s->equal_tasks && prefetch < (size_t)slots)
+		prefetch = (size_t)slots;
 	return (size_t)slots + prefetch;
 }
 

@@ -39,6 +39,8 @@ struct pr_sched {
 	int nworkers;
 	double task_time;		/* moving average, seconds; <0: none yet */
 	uint64_t observed;		/* tasks measured */
+	bool equal_tasks;		/* known to be equal work (--range
+					   chunks): one per slot queued ahead */
 };
 
 int pr_sched_parse(const char *name, enum pr_schedule *out);
@@ -62,7 +64,8 @@ unsigned pr_sched_batch(const struct pr_sched *s, size_t pending,
  * batches when tasks go in batches (fixed, or auto above 1), or of
  * PR_SCHED_PREFETCH_TIME of measured work if that is more (tiny tasks in
  * small batches), at most PR_SCHED_PREFETCH_MAX; nothing beyond the
- * slots for tasks of unknown length sent one at a time.
+ * slots for tasks of unknown length sent one at a time, but one per slot
+ * for equal_tasks.
  */
 size_t pr_sched_window(const struct pr_sched *s, int slots, unsigned batch);
 

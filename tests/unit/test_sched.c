@@ -124,6 +124,26 @@ TEST(sched_window_holds_a_millisecond_of_tiny_tasks)
 	ASSERT_EQ(pr_sched_window(&s, 2, 1000), 2 + 2000);
 }
 
+TEST(sched_window_queues_one_equal_chunk_per_slot)
+{
+	struct pr_sched s;
+
+	pr_sched_init(&s, PR_SCHED_DYNAMIC, 0, 2);
+	s.equal_tasks = true;
+	/* --range chunks: the next one waits on the worker, even long ones */
+	ASSERT_EQ(pr_sched_window(&s, 1, 1), 2);
+	ASSERT_EQ(pr_sched_window(&s, 4, 1), 8);
+	pr_sched_observe(&s, 2.0, 1);
+	ASSERT_EQ(pr_sched_window(&s, 3, 1), 6);
+	/* short ones keep their millisecond's worth */
+	s.task_time = 10e-6;
+	ASSERT_EQ(pr_sched_window(&s, 2, 1), 2 + 100);
+	/* and without equal_tasks, long ones are not held */
+	s.equal_tasks = false;
+	s.task_time = 2.0;
+	ASSERT_EQ(pr_sched_window(&s, 3, 1), 3);
+}
+
 TEST(sched_observe_moves_towards_new_times)
 {
 	struct pr_sched s;
