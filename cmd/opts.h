@@ -88,7 +88,8 @@
 	X(REDUCE, 0, "reduce", "OP",					\
 	  "fold the tasks' values: sum, prod, min, max, mean, count or concat") \
 	X(DETERM, 0, "deterministic", NULL,				\
-	  "reduce in task order, so the result does not depend on -j or timing") \
+	  "reduce in task order (and cut --range the same way whatever -j), " \
+	  "so the result does not depend on -j or timing")		\
 	X(BROADCAST, 0, "broadcast", "FILE",				\
 	  "send FILE once to every worker: kernels get it, command tasks "	\
 	  "find it at $PARRUN_BROADCAST")				\

@@ -30,6 +30,10 @@
 #include "version.h"
 
 #define EXIT_OTHER 255
+/* --range chunks with --deterministic: the same cut whatever -j (1024:
+ * four per slot up to 256 slots; a chunk of 5e7 / 1024 randsum indices
+ * is about 0.1 ms of work, with auto batching a few per message) */
+#define DETERMINISTIC_CHUNKS 1024
 
 static void
 usage_line(FILE *f)
@@ -670,8 +674,13 @@ main(int argc, char **argv)
 	if (!seed_given)
 		cfg.seed = clock_seed();
 	cfg.seed_given = seed_given;
-	/* --range with a kernel: a few chunks per task slot, for balance */
-	{
+	/* --range with a kernel: a few chunks per task slot, for balance;
+	 * with --deterministic a number that does not depend on the slots,
+	 * since each chunk's value is rounded once and another cut would
+	 * round differently */
+	if (cfg.deterministic) {
+		cfg.in.chunks = DETERMINISTIC_CHUNKS;
+	} else {
 		long slots = hosts.n > 0 ? hosts.total_slots : cfg.jobs;
 
 		if (slots < 1)
