@@ -1369,10 +1369,14 @@ hold_record(struct pr_output *o, struct held *h, const struct pr_record *r)
 
 /* ---- public ----------------------------------------------------------- */
 
+/*
+ * A file the user named: followed if it is a symbolic link (as a shell's
+ * redirection is; --joblog /dev/stderr), made 0600 if it is new.
+ */
 static int
 open_file(const char *path, bool append, struct pr_errbuf *eb, bool *empty)
 {
-	int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
+	int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
 	int fd;
 
 	flags |= append ? O_APPEND : O_TRUNC;

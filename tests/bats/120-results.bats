@@ -45,6 +45,18 @@ setup() {
 	[ "$(awk -F'\t' 'NR>1 {print $1, $7, $9}' log | sort)" = "$(printf '1 0 true\n2 1 false')" ]
 }
 
+@test "--results and --joblog follow a symbolic link the user names" {
+	ln -s real.jsonl link.jsonl
+	ln -s real.log link.log
+	run -0 bash -c "seq 3 | parrun --results link.jsonl --joblog link.log true 3>&-"
+	[ -L link.jsonl ] && [ -L link.log ]
+	[ "$(jq -s length real.jsonl)" -eq 3 ]
+	[ "$(wc -l < real.log)" -eq 4 ]
+	# and a device's name, as a shell redirection would
+	run -0 --separate-stderr bash -c "seq 2 | parrun --joblog /dev/stderr true 3>&-"
+	[ "${#stderr_lines[@]}" -eq 3 ]
+}
+
 @test "--tag prefixes every line with the input value" {
 	run -0 parrun -k -j 2 --tag sh -c 'printf "l1\nl2"' {} ::: a b 3>&-
 	[ "$output" = "$(printf 'a\tl1\na\tl2b\tl1\nb\tl2')" ]
