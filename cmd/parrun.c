@@ -657,8 +657,10 @@ main(int argc, char **argv)
 	if (cfg.listen != NULL && !jobs_given && hosts.n == 0)
 		cfg.jobs = 0;	/* the workers connect: none here */
 	cfg.srun = getenv("PARRUN_SRUN");
-	if (cfg.listen != NULL || (hosts.n > 0 && hosts.v[0].via ==
-	    PR_VIA_SRUN))
+	/* many connections, or many local workers (a few descriptors
+	 * each): the soft limit (often 1024) up to the hard one */
+	if (cfg.listen != NULL || (hosts.n > 0 && (hosts.v[0].via ==
+	    PR_VIA_SRUN || hosts.total_slots > 64)) || cfg.jobs > 64)
 		raise_nofile();
 	if (cfg.resume && cfg.journal == NULL) {
 		status = bad_usage("--resume, --force-resume and "

@@ -52,6 +52,7 @@
 #define OUT_HIGH	(4u << 20)	/* output queued for a slow stdout: */
 #define OUT_LOW		(1u << 20)	/* stop reading workers, resume */
 #define TICK_MS(hb)	((uint64_t)((hb) < 250 ? (hb) : 250))
+#define SPAWN_BURST	32		/* -j workers started per loop turn */
 
 /* ---- jobs ------------------------------------------------------------- */
 
@@ -209,8 +210,14 @@ struct run {
 	struct worker **workers;
 	int nworkers, wcap, wmax;
 	int alive;			/* not dead; counts the nodes srun is
-					 * starting, and --listen's wait for
-					 * its first workers */
+					 * starting, --listen's wait for its
+					 * first workers, and spawn_left */
+	int spawn_left;			/* -j workers not started yet: a
+					 * burst a loop turn, so the first
+					 * ones get their welcome and tasks
+					 * while the rest start */
+	uv_idle_t spawn_idle;
+	bool spawn_idle_init;
 
 	/* TCP workers: Slurm nodes started by srun, --listen */
 	uint8_t secret[PR_SECRET_LEN];
@@ -927,11 +934,16 @@ dispatch(struct run *r)
 			unsigned b = pr_sched_batch(&r->sched, r->pending.n,
 			    r->input_done);
 			size_t win;
+			int idx;
 
 			if (j == NULL || keep_order_blocked(r, j))
 				break;
-			w = r->workers[pr_sched_static_worker(j->t->seq,
-			    r->nworkers)];
+			/* over every worker of -j, started or not yet */
+			idx = pr_sched_static_worker(j->t->seq, r->nworkers +
+			    r->spawn_left);
+			if (idx >= r->nworkers)
+				break;		/* its worker is still to come */
+			w = r->workers[idx];
 			win = window(r, w, b);
 			if (w->state == W_DEAD) {
 				/* its share goes to whoever is alive */
@@ -1101,10 +1113,13 @@ all_work_done(const struct run *r)
 static void stop_joining(struct run *r);
 static void stop_by_signal(struct run *r, int signum, const char *why);
 
+static void stop_spawning(struct run *r);
+
 static void
 shutdown_workers(struct run *r, const char *mode)
 {
 	stop_joining(r);
+	stop_spawning(r);
 	for (int i = 0; i < r->nworkers; i++) {
 		struct worker *w = r->workers[i];
 
@@ -1182,6 +1197,8 @@ close_loop_handles(struct run *r)
 	uv_close((uv_handle_t *)&r->sigterm, NULL);
 	uv_close((uv_handle_t *)&r->check, NULL);
 	uv_close((uv_handle_t *)&r->wake, NULL);
+	if (r->spawn_idle_init)
+		uv_close((uv_handle_t *)&r->spawn_idle, NULL);
 	for (int i = 0; i < 2; i++)
 		if (r->out_poll_init[i])
 			uv_close((uv_handle_t *)&r->out_poll[i], NULL);
@@ -2338,6 +2355,61 @@ setup_secret(struct run *r, bool nodes, struct pr_errbuf *eb)
 	return rc;
 }
 
+/* ---- starting many local workers ----------------------------------- */
+
+/* No more of -j's workers will be started (the run is ending, or has all
+ * it needs). */
+static void
+stop_spawning(struct run *r)
+{
+	r->alive -= r->spawn_left;
+	r->spawn_left = 0;
+	if (r->spawn_idle_init)
+		uv_idle_stop(&r->spawn_idle);
+}
+
+static void
+spawn_some(struct run *r, int n)
+{
+	uv_update_time(&r->loop);	/* each one's hello deadline */
+	while (n-- > 0 && r->spawn_left > 0) {
+		struct worker *w = worker_new(r, NULL);
+
+		if (w == NULL) {
+			stop_spawning(r);
+			return;
+		}
+		r->spawn_left--;
+		r->alive--;		/* worker_start counts it again */
+		if (worker_start(r, w) < 0) {
+			/* said why; the next would fail alike (no more
+			 * processes or descriptors): run with those started */
+			stop_spawning(r);
+			return;
+		}
+	}
+	if (r->spawn_left == 0)
+		stop_spawning(r);
+}
+
+/*
+ * The rest of a large -j, SPAWN_BURST a loop turn (the loop does not
+ * block meanwhile).  Started all at once, 3000 workers took longer than
+ * their 10 s wait for a welcome, which the loop could not send before
+ * it ran.  When all the input has been handed out no more are needed.
+ */
+static void
+on_spawn_idle(uv_idle_t *h)
+{
+	struct run *r = h->data;
+
+	if (r->stopping || r->shutting_down || (r->input_done &&
+	    r->pending.n == 0 && r->delayed.n == 0))
+		stop_spawning(r);
+	else
+		spawn_some(r, SPAWN_BURST);
+}
+
 /* Workers: -j local ones, or per host: one per slot on local hosts, one
  * holding all the slots on a remote host (one SSH connection each); one
  * srun step for the Slurm nodes; a listener for --listen. */
@@ -2381,12 +2453,14 @@ start_workers(struct run *r, struct pr_errbuf *eb)
 		return rc;
 	if (hs == NULL || hs->n == 0) {
 		r->local_slots = r->cfg->jobs;
-		for (int i = 0; i < r->cfg->jobs; i++) {
-			struct worker *w = worker_new(r, NULL);
-
-			if (w == NULL)
-				return -ENOMEM;
-			worker_start(r, w);
+		r->spawn_left = r->cfg->jobs;
+		r->alive += r->spawn_left;
+		spawn_some(r, SPAWN_BURST);
+		if (r->spawn_left > 0) {
+			uv_idle_init(&r->loop, &r->spawn_idle);
+			r->spawn_idle.data = r;
+			r->spawn_idle_init = true;
+			uv_idle_start(&r->spawn_idle, on_spawn_idle);
 		}
 	} else {
 		for (size_t i = 0; i < hs->n; i++) {

@@ -156,6 +156,10 @@ setup() {
 @test "static schedule: task i runs on worker (i-1) mod W + 1" {
 	run -0 bash -c "seq 12 | parrun -k -j 3 --schedule static --batch-size 2 sh -c 'echo \$PARRUN_WORKER' 3>&-"
 	[ "$(printf '%s\n' "$output" | tr '\n' ' ')" = "1 2 3 1 2 3 1 2 3 1 2 3 " ]
+	# with more workers than start at once (32 a loop turn), W is -j
+	run -0 bash -c "seq 200 | parrun -j 100 --schedule static --results - true 3>&-"
+	[ "$(jq -s 'map(select(.worker != ((.seq - 1) % 100) + 1)) | length' <<<"$output")" -eq 0 ]
+	[ "$(jq -s 'length' <<<"$output")" -eq 200 ]
 }
 
 @test "{%} is the worker the task runs on" {

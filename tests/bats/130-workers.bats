@@ -35,6 +35,24 @@ setup() {
 	[[ "$stderr" == *"/nonexistent/parrun-worker"* ]]
 }
 
+@test "a large -j starts workers in bursts: the first run tasks meanwhile, and no more start than the input needs" {
+	# 2000 workers started before the loop ran took longer than their
+	# wait for a welcome (all lost); now 32 a loop turn, none once every
+	# task is handed out
+	run -0 --separate-stderr bash -c "seq 5 | parrun -vv -j 2000 --results - true 3>&-"
+	[ "$(jq -s 'map(select(.status == "ok")) | length' <<<"$output")" -eq 5 ]
+	ready=$(grep -c "ready: host" <<<"$stderr" || true)
+	echo "workers ready: $ready"
+	[ "$ready" -ge 1 ]
+	[ "$ready" -lt 1000 ]
+}
+
+@test "many workers at once: -j 300 with tasks that overlap, every one ok" {
+	run -0 --separate-stderr bash -c "seq 300 | parrun -j 300 --results - sh -c 'sleep 0.5' sh {} 3>&-"
+	[ "$(jq -s 'map(select(.status == "ok")) | length' <<<"$output")" -eq 300 ]
+	[ -z "$stderr" ]
+}
+
 @test "a worker killed mid-run loses no task: its tasks run again elsewhere" {
 	mark=mark-$BATS_TEST_NUMBER-$$
 	# task 3 kills its own worker (the parent of the task's shell) once
