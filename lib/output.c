@@ -1370,13 +1370,16 @@ hold_record(struct pr_output *o, struct held *h, const struct pr_record *r)
 /* ---- public ----------------------------------------------------------- */
 
 /*
- * A file the user named: followed if it is a symbolic link (as a shell's
- * redirection is; --joblog /dev/stderr), made 0600 if it is new.
+ * A results or job log file: made 0600 if it is new; a symbolic link is
+ * not followed, so a link planted in a shared directory cannot turn the
+ * run into a writer of another file (research/reliability.md, files).
+ * Standard output and error are named "-", /dev/stdout, /dev/stderr (see
+ * std_sink()).
  */
 static int
 open_file(const char *path, bool append, struct pr_errbuf *eb, bool *empty)
 {
-	int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+	int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
 	int fd;
 
 	flags |= append ? O_APPEND : O_TRUNC;
@@ -1384,11 +1387,29 @@ open_file(const char *path, bool append, struct pr_errbuf *eb, bool *empty)
 	if (fd < 0) {
 		int e = -errno;
 
+		if (e == -ELOOP)
+			return pr_err(eb, e, "cannot open '%s': it is a "
+			    "symbolic link, which parrun does not follow "
+			    "(name the file itself)", path);
 		return pr_err(eb, e, "cannot open '%s': %s", path,
 		    pr_strerror(e));
 	}
 	*empty = !append || lseek(fd, 0, SEEK_END) == 0;
 	return fd;
+}
+
+/* The sink a results or job log name means when it is standard output
+ * or error, else NULL. */
+static struct sink *
+std_sink(struct pr_output *o, const char *path)
+{
+	if (strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0 ||
+	    strcmp(path, "/dev/fd/1") == 0)
+		return &o->out;
+	if (strcmp(path, "/dev/stderr") == 0 ||
+	    strcmp(path, "/dev/fd/2") == 0)
+		return &o->err;
+	return NULL;
 }
 
 /* Do a and b reach the same file (a terminal, 2>&1, one pipe)? */
@@ -1531,9 +1552,9 @@ pr_output_open(struct pr_output **op, const struct pr_output_opts *oo,
 	o->opts.joblog = o->joblog_path;
 
 	if (oo->results != NULL) {
-		if (strcmp(oo->results, "-") == 0) {
-			o->res = &o->out;
-			o->out_to_tty_ok = false;
+		if ((o->res = std_sink(o, oo->results)) != NULL) {
+			if (o->res == &o->out)
+				o->out_to_tty_ok = false;
 		} else {
 			fd = open_file(oo->results, oo->append, eb, &empty);
 			if (fd < 0) {
@@ -1546,8 +1567,7 @@ pr_output_open(struct pr_output **op, const struct pr_output_opts *oo,
 		}
 	}
 	if (oo->joblog != NULL) {
-		if (strcmp(oo->joblog, "-") == 0) {
-			o->log = &o->out;
+		if ((o->log = std_sink(o, oo->joblog)) != NULL) {
 			empty = true;
 		} else {
 			fd = open_file(oo->joblog, oo->append, eb, &empty);

@@ -212,10 +212,12 @@ struct run {
 	int alive;			/* not dead; counts the nodes srun is
 					 * starting, --listen's wait for its
 					 * first workers, and spawn_left */
-	int spawn_left;			/* -j workers not started yet: a
-					 * burst a loop turn, so the first
-					 * ones get their welcome and tasks
-					 * while the rest start */
+	int spawn_left;			/* workers not started yet: a burst
+					 * a loop turn, so the first ones get
+					 * their welcome and tasks while the
+					 * rest start */
+	size_t spawn_hi;		/* the next one's host (index) */
+	int spawn_hj;			/* of its workers, started so far */
 	uv_idle_t spawn_idle;
 	bool spawn_idle_init;
 
@@ -650,17 +652,25 @@ no_worker_left(struct run *r)
 	    "are recorded as lost");
 }
 
+static void spawn_some(struct run *r, int n);
+
 static void
 place_job(struct run *r, struct job *j)
 {
 	struct pr_task *t = j->t;
 
+	/* a worker or host still to be started is started now */
+	if (t->worker > r->nworkers && t->worker - r->nworkers <=
+	    r->spawn_left)
+		spawn_some(r, t->worker - r->nworkers);
+	else if (t->host != NULL && r->spawn_left > 0)
+		spawn_some(r, r->spawn_left);
 	if (t->worker > 0) {
 		if (t->worker > r->nworkers) {
 			char msg[128];
 			snprintf(msg, sizeof(msg),
 			    "no worker %d (there are %d)", t->worker,
-			    r->nworkers);
+			    r->nworkers + r->spawn_left);
 			job_finish(r, j, PR_ST_ERROR, NULL, msg, NULL, 0);
 			return;
 		}
@@ -2357,8 +2367,8 @@ setup_secret(struct run *r, bool nodes, struct pr_errbuf *eb)
 
 /* ---- starting many local workers ----------------------------------- */
 
-/* No more of -j's workers will be started (the run is ending, or has all
- * it needs). */
+/* No more workers will be started (the run is ending, or has all it
+ * needs). */
 static void
 stop_spawning(struct run *r)
 {
@@ -2368,12 +2378,39 @@ stop_spawning(struct run *r)
 		uv_idle_stop(&r->spawn_idle);
 }
 
+/*
+ * The host of the next worker to start, NULL for -j's: the hosts in
+ * order, one worker per slot on a local host, one on a remote host, none
+ * for Slurm nodes (srun starts theirs).
+ */
+static const struct pr_host *
+spawn_next(struct run *r)
+{
+	const struct pr_hosts *hs = r->cfg->hosts;
+
+	if (hs == NULL || hs->n == 0)
+		return NULL;
+	while (r->spawn_hi < hs->n) {
+		const struct pr_host *h = &hs->v[r->spawn_hi];
+		int k = h->via == PR_VIA_LOCAL ? h->slots :
+		    h->via == PR_VIA_SRUN ? 0 : 1;
+
+		if (r->spawn_hj < k) {
+			r->spawn_hj++;
+			return h;
+		}
+		r->spawn_hi++;
+		r->spawn_hj = 0;
+	}
+	return NULL;		/* not reached: spawn_left counts them */
+}
+
 static void
 spawn_some(struct run *r, int n)
 {
 	uv_update_time(&r->loop);	/* each one's hello deadline */
 	while (n-- > 0 && r->spawn_left > 0) {
-		struct worker *w = worker_new(r, NULL);
+		struct worker *w = worker_new(r, spawn_next(r));
 
 		if (w == NULL) {
 			stop_spawning(r);
@@ -2393,10 +2430,11 @@ spawn_some(struct run *r, int n)
 }
 
 /*
- * The rest of a large -j, SPAWN_BURST a loop turn (the loop does not
- * block meanwhile).  Started all at once, 3000 workers took longer than
- * their 10 s wait for a welcome, which the loop could not send before
- * it ran.  When all the input has been handed out no more are needed.
+ * The rest of a large -j (or of many local slots), SPAWN_BURST a loop
+ * turn (the loop does not block meanwhile).  Started all at once, 3000
+ * workers took longer than their 10 s wait for a welcome, which the loop
+ * could not send before it ran.  When all the input has been handed out
+ * no more are needed.
  */
 static void
 on_spawn_idle(uv_idle_t *h)
@@ -2454,31 +2492,26 @@ start_workers(struct run *r, struct pr_errbuf *eb)
 	if (hs == NULL || hs->n == 0) {
 		r->local_slots = r->cfg->jobs;
 		r->spawn_left = r->cfg->jobs;
-		r->alive += r->spawn_left;
-		spawn_some(r, SPAWN_BURST);
-		if (r->spawn_left > 0) {
-			uv_idle_init(&r->loop, &r->spawn_idle);
-			r->spawn_idle.data = r;
-			r->spawn_idle_init = true;
-			uv_idle_start(&r->spawn_idle, on_spawn_idle);
-		}
 	} else {
 		for (size_t i = 0; i < hs->n; i++) {
 			const struct pr_host *h = &hs->v[i];
-			int k = h->via == PR_VIA_LOCAL ? h->slots : 1;
 
-			if (h->via == PR_VIA_SRUN)
-				continue;
-			if (h->via == PR_VIA_LOCAL)
+			if (h->via == PR_VIA_LOCAL) {
 				r->local_slots += h->slots;
-			for (int j = 0; j < k; j++) {
-				struct worker *w = worker_new(r, h);
-
-				if (w == NULL)
-					return -ENOMEM;
-				worker_start(r, w);
+				r->spawn_left += h->slots;
+			} else if (h->via != PR_VIA_SRUN) {
+				r->spawn_left++;
 			}
 		}
+	}
+	/* the first burst now, the rest from the loop */
+	r->alive += r->spawn_left;
+	spawn_some(r, SPAWN_BURST);
+	if (r->spawn_left > 0) {
+		uv_idle_init(&r->loop, &r->spawn_idle);
+		r->spawn_idle.data = r;
+		r->spawn_idle_init = true;
+		uv_idle_start(&r->spawn_idle, on_spawn_idle);
 	}
 	if (nnodes > 0) {
 		struct pr_errbuf seb = { 0, "" };

@@ -45,16 +45,19 @@ setup() {
 	[ "$(awk -F'\t' 'NR>1 {print $1, $7, $9}' log | sort)" = "$(printf '1 0 true\n2 1 false')" ]
 }
 
-@test "--results and --joblog follow a symbolic link the user names" {
-	ln -s real.jsonl link.jsonl
-	ln -s real.log link.log
-	run -0 bash -c "seq 3 | parrun --results link.jsonl --joblog link.log true 3>&-"
-	[ -L link.jsonl ] && [ -L link.log ]
-	[ "$(jq -s length real.jsonl)" -eq 3 ]
-	[ "$(wc -l < real.log)" -eq 4 ]
-	# and a device's name, as a shell redirection would
+@test "--results and --joblog refuse a symbolic link, and know /dev/stdout and /dev/stderr" {
+	echo precious > target
+	ln -s target link.jsonl
+	run -255 --separate-stderr bash -c "seq 3 | parrun --results link.jsonl true 3>&-"
+	[[ "$stderr" == *"'link.jsonl'"*"symbolic link"* ]]
+	[ "$(cat target)" = precious ]
+	# the standard streams by name, as - already is
 	run -0 --separate-stderr bash -c "seq 2 | parrun --joblog /dev/stderr true 3>&-"
 	[ "${#stderr_lines[@]}" -eq 3 ]
+	[ "${stderr_lines[0]:0:3}" = "Seq" ]
+	run -0 --separate-stderr bash -c "seq 2 | parrun --results /dev/stdout echo hi 3>&-"
+	[ "$(jq -s 'length' <<<"$output")" -eq 2 ]
+	[ -z "$stderr" ]
 }
 
 @test "--tag prefixes every line with the input value" {
