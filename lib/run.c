@@ -218,6 +218,7 @@ struct run {
 					 * rest start */
 	size_t spawn_hi;		/* the next one's host (index) */
 	int spawn_hj;			/* of its workers, started so far */
+	bool spawn_local_failed;	/* skip the other local ones */
 	uv_idle_t spawn_idle;
 	bool spawn_idle_init;
 
@@ -2379,53 +2380,72 @@ stop_spawning(struct run *r)
 }
 
 /*
- * The host of the next worker to start, NULL for -j's: the hosts in
- * order, one worker per slot on a local host, one on a remote host, none
- * for Slurm nodes (srun starts theirs).
+ * The next worker to start, not taken yet: false when none is left, else
+ * *hp is its host (NULL for -j's).  The hosts go in order, one worker per
+ * slot on a local host, one on a remote host, none for Slurm nodes (srun
+ * starts theirs).  Once a local worker could not be started, the other
+ * local ones are skipped (they would fail alike: no more processes or
+ * descriptors, no worker program); remote hosts still start.
  */
-static const struct pr_host *
-spawn_next(struct run *r)
+static bool
+spawn_peek(struct run *r, const struct pr_host **hp)
 {
 	const struct pr_hosts *hs = r->cfg->hosts;
+	bool listed = hs != NULL && hs->n > 0;
 
-	if (hs == NULL || hs->n == 0)
-		return NULL;
-	while (r->spawn_hi < hs->n) {
-		const struct pr_host *h = &hs->v[r->spawn_hi];
-		int k = h->via == PR_VIA_LOCAL ? h->slots :
-		    h->via == PR_VIA_SRUN ? 0 : 1;
+	while (r->spawn_left > 0) {
+		const struct pr_host *h = NULL;
 
-		if (r->spawn_hj < k) {
-			r->spawn_hj++;
-			return h;
+		if (listed) {
+			int k;
+
+			if (r->spawn_hi >= hs->n)
+				break;		/* not reached: counted */
+			h = &hs->v[r->spawn_hi];
+			k = h->via == PR_VIA_LOCAL ? h->slots :
+			    h->via == PR_VIA_SRUN ? 0 : 1;
+			if (r->spawn_hj >= k) {
+				r->spawn_hi++;
+				r->spawn_hj = 0;
+				continue;
+			}
 		}
-		r->spawn_hi++;
-		r->spawn_hj = 0;
+		if (r->spawn_local_failed && (h == NULL ||
+		    h->via == PR_VIA_LOCAL)) {
+			if (listed)
+				r->spawn_hj++;
+			r->spawn_left--;
+			r->alive--;
+			continue;
+		}
+		*hp = h;
+		return true;
 	}
-	return NULL;		/* not reached: spawn_left counts them */
+	return false;
 }
 
 static void
 spawn_some(struct run *r, int n)
 {
+	const struct pr_host *h;
+
 	uv_update_time(&r->loop);	/* each one's hello deadline */
-	while (n-- > 0 && r->spawn_left > 0) {
-		struct worker *w = worker_new(r, spawn_next(r));
+	while (n-- > 0 && spawn_peek(r, &h)) {
+		struct worker *w = worker_new(r, h);
 
 		if (w == NULL) {
 			stop_spawning(r);
 			return;
 		}
+		if (h != NULL)
+			r->spawn_hj++;
 		r->spawn_left--;
 		r->alive--;		/* worker_start counts it again */
-		if (worker_start(r, w) < 0) {
-			/* said why; the next would fail alike (no more
-			 * processes or descriptors): run with those started */
-			stop_spawning(r);
-			return;
-		}
+		if (worker_start(r, w) < 0 && (h == NULL ||
+		    h->via == PR_VIA_LOCAL))
+			r->spawn_local_failed = true;	/* said why */
 	}
-	if (r->spawn_left == 0)
+	if (!spawn_peek(r, &h))
 		stop_spawning(r);
 }
 
