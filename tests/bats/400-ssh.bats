@@ -63,6 +63,14 @@ fingerprint() {
 	done
 }
 
+@test "a local worker that cannot start does not keep the SSH hosts after it from starting" {
+	run -0 --separate-stderr bash -c "parrun -S ':,$(hosts 1)' \
+		--worker /nonexistent/parrun-worker ${SSHOPTS[*]} --results - \
+		echo ::: \$(seq 1 6) 3>&- | jq -r .status | sort | uniq -c"
+	[ "$(echo $output)" = "6 ok" ]
+	[[ $stderr == *"cannot start worker '/nonexistent/parrun-worker'"* ]]
+}
+
 @test "results match a local run of the same tasks" {
 	local t="sh -c 'echo out \$0; echo err \$0 >&2; exit \$((\$0 % 3))'"
 	local q='[.id, .status, .exit, .stdout, .stderr]'
