@@ -816,6 +816,12 @@ pr_input_slot_dependent(const struct pr_input *in)
 	return in->tmpl != NULL && pr_template_uses_slot(in->tmpl);
 }
 
+bool
+pr_input_range_chunks(const struct pr_input *in)
+{
+	return in->kernel_range;
+}
+
 uint64_t
 pr_input_count(const struct pr_input *in)
 {

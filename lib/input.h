@@ -100,6 +100,9 @@ int pr_input_next(struct pr_input *in, struct pr_task **out,
 const char *pr_input_source_name(const struct pr_input *in);
 /* True when commands depend on the job slot ({%} in the template). */
 bool pr_input_slot_dependent(const struct pr_input *in);
+/* True when the tasks are the chunks of --range for a kernel: equal work
+ * each. */
+bool pr_input_range_chunks(const struct pr_input *in);
 /* Tasks made so far (the last seq given). */
 uint64_t pr_input_count(const struct pr_input *in);
 /* Bytes of working memory held now, for the memory tests. */

@@ -870,14 +870,6 @@ reader_main(void *arg)
 
 /* ---- dispatch ----------------------------------------------------------- */
 
-/* The tasks are the chunks of --range for a kernel: equal work each. */
-static bool
-range_chunks(const struct pr_input_opts *in)
-{
-	return in->kernel != NULL && in->nsrcs == 1 &&
-	    in->srcs[0].kind == PR_SRC_RANGE;
-}
-
 /*
  * The tasks a worker may hold.  With --halt, no more than it runs: a
  * task queued on a worker would start the moment a slot frees, before a
@@ -1146,22 +1138,29 @@ shutdown_workers(struct run *r, const char *mode)
 	r->shutting_down = true;
 }
 
-/* Record what was read and not sent (or waits for a retry) as not run:
- * the run is stopping. */
+/* Record every job not sent (read, waiting for a retry, or pinned to a
+ * worker) with status st: why, or delayed_why for a failed one that
+ * waited for its retry. */
 static void
-cancel_waiting(struct run *r)
+finish_waiting(struct run *r, enum pr_status st, const char *why,
+    const char *delayed_why)
 {
 	struct job *j;
 
 	while ((j = jobq_pop(&r->pending)) != NULL)
-		job_finish(r, j, PR_ST_CANCELLED, NULL,
-		    "not run: parrun was stopped", NULL, 0);
-	drop_delayed(r, PR_ST_CANCELLED, "failed, and not retried: "
-	    "parrun was stopped");
+		job_finish(r, j, st, NULL, why, NULL, 0);
+	drop_delayed(r, st, delayed_why);
 	for (int i = 0; i < r->nworkers; i++)
 		while ((j = jobq_pop(&r->workers[i]->pinned)) != NULL)
-			job_finish(r, j, PR_ST_CANCELLED, NULL,
-			    "not run: parrun was stopped", NULL, 0);
+			job_finish(r, j, st, NULL, why, NULL, 0);
+}
+
+/* The run is stopping: what was read and not sent did not run. */
+static void
+cancel_waiting(struct run *r)
+{
+	finish_waiting(r, PR_ST_CANCELLED, "not run: parrun was stopped",
+	    "failed, and not retried: parrun was stopped");
 }
 
 static void
@@ -1171,19 +1170,10 @@ finish_if_done(struct run *r)
 		return;
 	if (r->alive == 0) {
 		/* nobody left to run what remains: record it as lost */
-		struct job *j;
-
 		if (r->pending.n > 0 || r->delayed.n > 0 || !r->input_done)
 			no_worker_left(r);
-		while ((j = jobq_pop(&r->pending)) != NULL)
-			job_finish(r, j, PR_ST_LOST, NULL, "no worker left",
-			    NULL, 0);
-		drop_delayed(r, PR_ST_LOST, "failed, and no worker was left "
-		    "to retry it");
-		for (int i = 0; i < r->nworkers; i++)
-			while ((j = jobq_pop(&r->workers[i]->pinned)) != NULL)
-				job_finish(r, j, PR_ST_LOST, NULL,
-				    "no worker left", NULL, 0);
+		finish_waiting(r, PR_ST_LOST, "no worker left",
+		    "failed, and no worker was left to retry it");
 		if (!r->input_done)
 			return;		/* keep draining the input */
 	}
@@ -3065,7 +3055,7 @@ pr_run(const struct pr_config *cfg, struct pr_summary *sum,
 	}
 
 	pr_sched_init(&r->sched, cfg->schedule, cfg->batch, 1);
-	r->sched.equal_tasks = range_chunks(&cfg->in);
+	r->sched.equal_tasks = pr_input_range_chunks(r->in);
 	{
 		struct pr_errbuf seb = { 0, "" };
 

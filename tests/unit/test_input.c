@@ -779,6 +779,8 @@ TEST(input_range_values)
 	o.ntmpl = 3;
 	in = open_input(&o);
 	ASSERT_STR_EQ(pr_input_source_name(in), "range");
+	/* one task per index through a template: not kernel chunks */
+	ASSERT(!pr_input_range_chunks(in));
 	pr_buf_init(&out, 0);
 	drain(in, &out);
 	ASSERT_STR_EQ(out.data,
@@ -807,6 +809,7 @@ chunks(const char *range, unsigned n)
 	o.kernel = "randsum";
 	o.chunks = n;
 	in = open_input(&o);
+	ASSERT(pr_input_range_chunks(in));
 	pr_buf_init(&out, 0);
 	pr_buf_adds(&out, "");
 	while ((rc = pr_input_next(in, &t, &eb)) == 1) {
